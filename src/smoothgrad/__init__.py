@@ -1,0 +1,3 @@
+"""SmoothGrad reproduced: attribution methods, models, data and the pipeline's stages."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,37 @@
+"""Models by name: each a `ModelBundle` carrying its preprocessing and class names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from .bundle import ModelBundle
+from .efficientnet_lite import build_efficientnet_lite0
+from .inception import WeightsUnavailableError, build_inception_v3
+from .mnist_cnn import MnistCNN, build_mnist_cnn
+
+BUILDERS: dict[str, Callable[..., ModelBundle]] = {
+    "efficientnet_lite0": build_efficientnet_lite0,
+    "inception_v3": build_inception_v3,
+    "mnist_cnn": build_mnist_cnn,
+}
+
+
+def build_model(name: str, **kwargs) -> ModelBundle:
+    """Build a model by name (efficientnet_lite0 | inception_v3 | mnist_cnn)."""
+    if name not in BUILDERS:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(BUILDERS)}")
+    return BUILDERS[name](**kwargs)
+
+
+def model_from_config(cfg: DictConfig) -> ModelBundle:
+    """Build the model a config node (`_target_` + arguments) describes."""
+    return instantiate(cfg)
+
+
+__all__ = [
+    "BUILDERS", "MnistCNN", "ModelBundle", "WeightsUnavailableError", "build_efficientnet_lite0",
+    "build_inception_v3", "build_mnist_cnn", "build_model", "model_from_config",
+]
