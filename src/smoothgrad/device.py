@@ -11,7 +11,9 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device={name!r} asked for CUDA but none is available; use device=auto or cpu")
+        raise RuntimeError(
+            f"device={name!r} asked for CUDA but none is available; use device=auto or cpu"
+        )
     return device
 
 

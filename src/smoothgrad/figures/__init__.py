@@ -1,0 +1,1 @@
+"""The paper's figures, one module per figure, sharing the helpers in `style`."""

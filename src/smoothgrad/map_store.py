@@ -1,0 +1,56 @@
+"""The on-disk store of ImageNet attribution maps: written once by the `maps` stage, read by the
+figures and the gallery, so nothing is computed twice.
+
+Layout of a store folder (e.g. `artifacts/maps`):
+- `index.json`: {"model": name, "settings": {...}, "images": [entry, ...]} where each entry is
+  {"id", "file", "label", "class_name", "label_index", "prediction_index", "prediction_name",
+  "prediction_prob", "correct", "targets"}; `targets` is ["label"] or, where the top-1 is
+  wrong, ["label", "prediction"].
+- `<id>.npz` (see `smoothgrad.io.save_npz`): "pixels" (C, H, W) float16 in [0, 1], the model's
+  input grid as shown; and one "<target>/<method>/<variant>" (C, H, W) float16 raw signed
+  attribution (model input space) per target in `targets`, method in METHODS, variant in
+  VARIANTS. "x image" maps are derived at display time as map * pixels.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .io import load_npz, save_npz, write_json
+
+METHODS = ("gradient", "integrated_gradients", "guided_backprop")
+VARIANTS = ("plain", "smoothgrad")
+TARGETS = ("label", "prediction")
+
+
+def map_key(target: str, method: str, variant: str) -> str:
+    """The array name of one map inside an image's `.npz`."""
+    return f"{target}/{method}/{variant}"
+
+
+def write_image_maps(store: str | Path, image_id: int, pixels: np.ndarray,
+                     maps: dict[str, np.ndarray]) -> None:
+    """Write one image's pixels and maps (keys from `map_key`) as float16."""
+    arrays = {"pixels": pixels, **maps}
+    save_npz(Path(store) / f"{image_id}.npz",
+             **{k: np.asarray(v, dtype=np.float16) for k, v in arrays.items()})
+
+
+def read_image_maps(store: str | Path, image_id: int) -> dict[str, np.ndarray]:
+    """All arrays of one image, as float32."""
+    return {k: v.astype(np.float32) for k, v in load_npz(Path(store) / f"{image_id}.npz").items()}
+
+
+def write_index(store: str | Path, index: dict[str, Any]) -> None:
+    write_json(Path(store) / "index.json", index)
+
+
+def read_index(store: str | Path) -> dict[str, Any]:
+    path = Path(store) / "index.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no map store at {path.parent}; run `dvc repro maps` first")
+    return json.loads(path.read_text())
