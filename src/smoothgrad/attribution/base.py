@@ -1,0 +1,96 @@
+"""What every gradient-based attribution method shares: target handling, the differentiated
+score (the class logit), precision, memory format and the input-only gradient."""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from ..device import configure_cpu_numerics
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def check_input(x: Tensor) -> None:
+    """Attribution works on batches; a (C, H, W) image silently treated as a batch of C
+    one-channel images would give nonsense, so refuse it."""
+    if x.dim() != 4:
+        raise ValueError(f"x must be a (B, C, H, W) batch (got shape {tuple(x.shape)})")
+    if not x.is_floating_point():
+        raise ValueError(f"x must be a floating-point tensor (got {x.dtype})")
+
+
+def as_targets(target: int | Tensor, x: Tensor) -> Tensor:
+    """An int or a (B,) tensor of class indices -> a (B,) int64 tensor on x's device."""
+    batch = x.shape[0]
+    if isinstance(target, int):
+        return torch.full((batch,), target, dtype=torch.long, device=x.device)
+    if not isinstance(target, Tensor) or target.shape != (batch,):
+        shape = tuple(target.shape) if isinstance(target, Tensor) else type(target).__name__
+        raise ValueError(f"target must be an int or a ({batch},) tensor (got {shape})")
+    return target.to(device=x.device, dtype=torch.long)
+
+
+class Attribution(ABC):
+    """Base of the gradient-based methods. Subclasses implement `_attribute` on a prepared batch;
+    `SmoothGrad` calls that same batch path on its noisy copies.
+
+    channels_last: None (auto) uses it for 3-channel images, where oneDNN's convolutions are
+    faster in NHWC and the layout then propagates through the whole net without touching the
+    model's own parameters.
+    """
+
+    def __init__(self, model: nn.Module, *, precision: str = "fp32",
+                 channels_last: bool | None = None) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS} (got {precision!r})")
+        self.model = model
+        self.precision = precision
+        self.channels_last = channels_last
+
+    def attribute(self, x: Tensor, target: int | Tensor) -> Tensor:
+        """Attribution map for each image of `x` (model input space) w.r.t. the target logit;
+        float32, x's shape and device."""
+        check_input(x)
+        return self.finish(self._attribute(x.detach(), as_targets(target, x)))
+
+    @abstractmethod
+    def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
+        """Maps for a batch `x` (detached) and (B,) int64 `targets`."""
+
+    @staticmethod
+    def finish(maps: Tensor) -> Tensor:
+        """The public output format: float32, contiguous (NCHW)."""
+        return maps.to(torch.float32).contiguous()
+
+    def input_grad(self, x: Tensor, targets: Tensor) -> Tensor:
+        """d logit[target] / d x for every row. Rows are independent in eval mode, so one backward
+        pass of the summed target logits gives all of them; `autograd.grad` w.r.t. the input only
+        skips every weight gradient even where parameters are not frozen."""
+        if x.device.type == "cpu":
+            configure_cpu_numerics()
+        x = self._layout(x).detach().requires_grad_(True)
+        with torch.enable_grad(), self._autocast(x), self.rule():
+            logits = self.model(x)
+            score = logits.gather(1, targets[:, None]).float().sum()
+            (grad,) = torch.autograd.grad(score, x)
+        return grad
+
+    @contextlib.contextmanager
+    def rule(self) -> Iterator[None]:
+        """Context active during forward and backward that changes the backward rule (Guided
+        BackProp overrides it); the plain gradient needs none."""
+        yield
+
+    def _autocast(self, x: Tensor) -> contextlib.AbstractContextManager:
+        if self.precision == "bf16":
+            return torch.autocast(x.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _layout(self, x: Tensor) -> Tensor:
+        use = self.channels_last if self.channels_last is not None else x.shape[1] == 3
+        return x.contiguous(memory_format=torch.channels_last if use else torch.contiguous_format)

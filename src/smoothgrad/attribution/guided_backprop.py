@@ -1,0 +1,105 @@
+"""Guided BackProp (Springenberg et al. 2014) that sees every rectifier, not just nn.ReLU modules.
+
+torchvision's Inception v3 calls `F.relu` and EfficientNet-Lite reuses one `nn.ReLU6` module
+(`F.hardtanh(x, 0, 6)`) several times per block, so module hooks either miss rectifiers or
+mix up their saved state. Instead a TorchFunctionMode, active only while the attribution runs,
+reroutes each rectifier call to an autograd Function with the guided backward rule. The model
+itself is never modified, so nothing can be left behind, even when an exception is raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.overrides import TorchFunctionMode
+
+from .base import Attribution
+
+Rectifier = tuple[Tensor, float, float | None, bool]  # input, lower, upper (None: +inf), inplace
+
+
+class _GuidedRectifier(torch.autograd.Function):
+    """clamp(x, lower, upper) forward; backward passes the gradient only where it is positive
+    and the input was in the linear region (lower < x < upper)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, lower: float, upper: float | None, inplace: bool) -> Tensor:
+        linear = x > lower if upper is None else (x > lower) & (x < upper)
+        ctx.save_for_backward(linear)
+        if inplace:
+            ctx.mark_dirty(x)
+            return x.clamp_(lower, upper)
+        return x.clamp(lower, upper)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        (linear,) = ctx.saved_tensors
+        return torch.where(linear & (grad > 0), grad, torch.zeros_like(grad)), None, None, None
+
+
+def _relu(input: Tensor, inplace: bool = False) -> Rectifier:
+    return input, 0.0, None, inplace
+
+
+def _relu_(input: Tensor) -> Rectifier:
+    return input, 0.0, None, True
+
+
+def _relu6(input: Tensor, inplace: bool = False) -> Rectifier:
+    return input, 0.0, 6.0, inplace
+
+
+def _relu6_(input: Tensor) -> Rectifier:
+    return input, 0.0, 6.0, True
+
+
+def _hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+              inplace: bool = False) -> Rectifier:
+    return input, min_val, max_val, inplace
+
+
+def _hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Rectifier:
+    return input, min_val, max_val, True
+
+
+# Every public spelling of a rectifier: F.*, torch.*, Tensor methods and the C entry points.
+_RECTIFIERS: dict[Callable, Callable[..., Rectifier]] = {
+    F.relu: _relu, F.relu_: _relu_, torch.relu: _relu, torch.relu_: _relu_,
+    Tensor.relu: _relu, Tensor.relu_: _relu_,
+    F.relu6: _relu6, torch._C._nn.relu6: _relu6, torch._C._nn.relu6_: _relu6_,
+    F.hardtanh: _hardtanh, F.hardtanh_: _hardtanh_,
+    torch._C._nn.hardtanh: _hardtanh, torch._C._nn.hardtanh_: _hardtanh_,
+}
+
+
+class _GuidedMode(TorchFunctionMode):
+    """Reroutes rectifiers to `_GuidedRectifier`. A hardtanh whose lower bound is not 0 is a
+    saturating nonlinearity, not a rectifier, and keeps its ordinary gradient."""
+
+    def __torch_function__(self, func: Callable, types: Any, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        parse = _RECTIFIERS.get(func)
+        if parse is not None:
+            x, lower, upper, inplace = parse(*args, **kwargs)
+            if lower == 0:
+                return _GuidedRectifier.apply(x, lower, upper, inplace)
+        return func(*args, **kwargs)
+
+
+class GuidedBackprop(Attribution):
+    """Gradient in which every ReLU / ReLU6 passes only positive gradients where its input was
+    in the linear region."""
+
+    @contextlib.contextmanager
+    def rule(self) -> Iterator[None]:
+        with _GuidedMode():
+            yield
+
+    def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
+        return self.input_grad(x, targets)

@@ -1,0 +1,102 @@
+"""SmoothGrad (Smilkov et al. 2017) around any attribution method, with SmoothGrad-squared and
+VarGrad, and running aggregates at several sample counts from one run."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor
+
+from .base import Attribution, as_targets, check_input
+
+AGGREGATES = ("mean", "squared", "var")
+
+
+def image_seed(seed: int, image: Tensor) -> int:
+    """A noise seed for one image from `seed` and the image's content, so each image gets its
+    own noise stream that does not depend on its position in the batch or its batch mates."""
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(seed.to_bytes(8, "little", signed=True))
+    digest.update(image.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return int.from_bytes(digest.digest(), "little") >> 1  # manual_seed wants < 2**63
+
+
+class SmoothGrad:
+    """Average a method's maps over noisy copies x + N(0, sigma^2), sigma = noise_level *
+    (max - min) of each image in the model's input space.
+
+    aggregate: "mean" (SmoothGrad), "squared" (mean of squared maps, SmoothGrad-squared) or
+    "var" (population variance of the maps, VarGrad).
+    batch_size: noisy copies per forward/backward pass; copies of several images share a pass.
+    seed: noise comes from a CPU `torch.Generator` per image (seeded from `seed` and the image),
+    drawn one sample at a time and then moved to x's device, so results are the same for any
+    batch_size, batch composition and device (up to kernel rounding).
+    """
+
+    def __init__(self, method: Attribution, noise_level: float = 0.15, n_samples: int = 50,
+                 aggregate: str = "mean", batch_size: int = 16, seed: int = 0) -> None:
+        if not isinstance(method, Attribution):
+            raise TypeError(f"method must be an Attribution (got {type(method).__name__})")
+        if noise_level < 0:
+            raise ValueError(f"noise_level must be >= 0 (got {noise_level})")
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be >= 1 (got {n_samples})")
+        if aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {AGGREGATES} (got {aggregate!r})")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 (got {batch_size})")
+        self.method = method
+        self.noise_level = noise_level
+        self.n_samples = n_samples
+        self.aggregate = aggregate
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def attribute(self, x: Tensor, target: int | Tensor) -> Tensor:
+        """The aggregate over `n_samples` noisy copies of each image; float32, x's shape."""
+        return self.attribute_running(x, target, [self.n_samples])[self.n_samples]
+
+    def attribute_running(self, x: Tensor, target: int | Tensor,
+                          sample_counts: Iterable[int]) -> dict[int, Tensor]:
+        """The aggregate after each count in `sample_counts`, all from one run of
+        max(sample_counts) samples (the first n samples of a run ARE an n-sample run)."""
+        counts = sorted(set(sample_counts))
+        if not counts or counts[0] < 1:
+            raise ValueError(f"sample_counts must be a non-empty set of ints >= 1 (got {counts})")
+        check_input(x)
+        x = x.detach()
+        targets = as_targets(target, x)
+        flat = x.flatten(1)
+        sigma = self.noise_level * (flat.amax(1) - flat.amin(1))
+        generators = [torch.Generator().manual_seed(image_seed(self.seed, image)) for image in x]
+        # float64 sums, added one sample at a time in sample order: exact for any batching.
+        total = torch.zeros(x.shape, dtype=torch.float64, device=x.device)
+        total_sq = torch.zeros_like(total) if self.aggregate != "mean" else None
+        results = {n: torch.empty_like(x, dtype=torch.float32) for n in counts}
+        n_max = counts[-1]
+        pairs = [(i, j) for i in range(x.shape[0]) for j in range(n_max)]
+        for start in range(0, len(pairs), self.batch_size):
+            chunk = pairs[start:start + self.batch_size]
+            index = torch.tensor([i for i, _ in chunk], device=x.device)
+            noise = torch.stack([torch.randn(x.shape[1:], generator=generators[i])
+                                 for i, _ in chunk])
+            noisy = x[index] + sigma[index].view(-1, 1, 1, 1) * noise.to(x.device, x.dtype)
+            maps = self.method._attribute(noisy, targets[index]).to(torch.float64)
+            for (i, j), m in zip(chunk, maps, strict=True):
+                total[i] += m
+                if total_sq is not None:
+                    total_sq[i] += m * m
+                if j + 1 in counts:
+                    sq = None if total_sq is None else total_sq[i]
+                    results[j + 1][i] = self._aggregate(total[i], sq, j + 1)
+        return {n: Attribution.finish(result) for n, result in results.items()}
+
+    def _aggregate(self, total: Tensor, total_sq: Tensor | None, n: int) -> Tensor:
+        """One image's aggregate from its running sums of maps and squared maps."""
+        mean = total / n
+        if total_sq is None:
+            return mean
+        mean_sq = total_sq / n
+        return mean_sq if self.aggregate == "squared" else (mean_sq - mean * mean).clamp_min(0)
