@@ -31,3 +31,8 @@ test: venv lint
 
 test-all: venv lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m ""
+
+# CI's determinism check: smoke pipeline in a clean clone, then `dvc repro` (nothing may run) and
+# `dvc repro --force` (byte-identical outputs). SMOKE_FLAGS=--worktree checks uncommitted files too.
+smoke-check: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m smoothgrad.reproducibility --repo . $(SMOKE_FLAGS)

@@ -1,0 +1,32 @@
+"""Stage `sweep_noise` (Fig 3 data): SmoothGrad at every noise level of `smoothgrad.noise_levels`,
+all in one file so that changing the list replaces it whole (no stale levels)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig
+
+from smoothgrad.config import stage_main
+from smoothgrad.io import save_npz
+from smoothgrad.maps import noise_sweep, selected_inputs, setup_model
+from smoothgrad.selection import target_name
+
+
+def run(cfg: DictConfig) -> None:
+    bundle, device = setup_model(cfg)
+    entries, pixels, targets = selected_inputs(cfg, bundle, cfg.figures.fig3)
+    levels = [float(v) for v in cfg.smoothgrad.noise_levels]
+    maps = noise_sweep(cfg, bundle, bundle.normalize(pixels).to(device), targets, levels)
+    out = Path(cfg.paths.artifacts) / "sweeps" / "noise.npz"
+    save_npz(out, pixels=pixels.numpy().astype(np.float16), maps=maps.astype(np.float16),
+             values=np.array(levels), model=np.array(bundle.name),
+             n_samples=np.array(cfg.smoothgrad.n_samples), ids=np.array([e["id"] for e in entries]),
+             class_names=np.array([target_name(e, cfg.figures.target) for e in entries]))
+    print(f"sweep_noise: {len(entries)} images x {len(levels)} noise levels "
+          f"(n={cfg.smoothgrad.n_samples}) -> {out}")
+
+
+if __name__ == "__main__":
+    stage_main(run)
