@@ -240,6 +240,7 @@ def test_controls_hover_and_offline(page: Browser, gallery: Path, smoke: DictCon
     click(page, "input[name=target][value=prediction]")  # only the wrong rows change
     assert_maps(page, "prediction", "guided_backprop", "smoothgrad", True)
     click(page, "input[name=method][value=gradient]")
+    assert_maps(page, "prediction", "gradient", "smoothgrad", True)  # loaded before the next flip
     click(page, "#times-image")
     assert_maps(page, "prediction", "gradient", "smoothgrad", False)
 
@@ -261,7 +262,9 @@ def test_controls_hover_and_offline(page: Browser, gallery: Path, smoke: DictCon
                     " map: document.querySelector('#large-map').getAttribute('src')})")
     assert large == {"hidden": False, "image": "maps/2/image.webp",
                      "map": expected(2, "prediction", "gradient", "plain", False)}
-    page.wait_for("document.querySelector('#large-map').naturalWidth > 0")
+    # Both large images finish loading before the mouse leaves, or hiding them aborts a load.
+    page.wait_for("['#large-image', '#large-map'].map(s => document.querySelector(s))"
+                  ".every(i => i.complete && i.naturalWidth > 0)")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     shot = page.send("Page.captureScreenshot", format="png")["data"]
     SCREENSHOT.write_bytes(base64.b64decode(shot))
@@ -277,7 +280,10 @@ def test_controls_hover_and_offline(page: Browser, gallery: Path, smoke: DictCon
                 if e.get("method") == "Network.requestWillBeSent"]
     assert len(requests) > len(ROWS) * 3  # the page, its thumbnails, each control's new maps
     assert all(url.startswith(("file://", "data:")) for url in requests), requests
-    failed = [e["params"] for e in page.events if e.get("method") == "Network.loadingFailed"]
+    urls = {e["params"]["requestId"]: e["params"]["request"]["url"] for e in page.events
+            if e.get("method") == "Network.requestWillBeSent"}
+    failed = [(urls.get(e["params"]["requestId"]), e["params"]["errorText"]) for e in page.events
+              if e.get("method") == "Network.loadingFailed"]
     assert not failed
     assert all(url.startswith(gallery.parent.as_uri()) for url in requests
                if url.startswith("file://"))
