@@ -61,6 +61,7 @@ def test_map_store_has_every_method_and_both_targets(setup, tmp_path: Path) -> N
     index = read_index(store)
     assert index["images"][0]["targets"] == ["label", "prediction"]
     assert index["settings"]["smoothgrad_ig_steps"] == 2
+    assert index["settings"]["precision"] == cfg.precision  # shown in the gallery's header
     arrays = read_image_maps(store, 1)
     assert arrays["pixels"].shape == (3, SIZE, SIZE)
     for key in (map_key(t, m, v) for t in ("label", "prediction") for m in METHODS

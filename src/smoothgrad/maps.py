@@ -111,6 +111,7 @@ def compute_map_store(cfg: DictConfig, bundle: ModelBundle, predictions: Sequenc
         "aggregate": cfg.smoothgrad.aggregate, "ig_steps": cfg.methods.integrated_gradients.steps,
         "smoothgrad_ig_steps": cfg.smoothgrad.ig_steps,
         "ig_baseline": cfg.methods.integrated_gradients.baseline, "seed": cfg.seed,
+        "precision": cfg.precision,
     }
     write_index(store, {"model": bundle.name, "settings": settings, "images": entries})
     return n_maps
