@@ -78,3 +78,31 @@ def test_argument_errors(mnist_net: torch.nn.Module) -> None:
         Gradient(mnist_net).attribute(torch.rand(1, 28, 28), 1)
     with pytest.raises(ValueError, match=r"target must be an int or a \(2,\) tensor"):
         Gradient(mnist_net).attribute(torch.rand(2, 1, 28, 28), torch.tensor([1, 2, 3]))
+
+
+class _FlagProbe(torch.nn.Module):
+    """Records the TF32 switches seen during its forward pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 2, 3)
+        self.seen: list[tuple[bool, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append((torch.backends.cudnn.allow_tf32,
+                          torch.backends.cuda.matmul.allow_tf32))
+        return self.conv(x).mean((2, 3))
+
+
+def test_fp32_switches_tf32_off_during_the_pass_and_restores_it() -> None:
+    """precision=fp32 means IEEE fp32 on CUDA too (cuDNN defaults to TF32 convolutions); the
+    switches are global, so they are read inside the pass, on any machine."""
+    probe = _FlagProbe()
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        Gradient(probe).attribute(torch.rand(1, 1, 8, 8), 0)
+        assert probe.seen == [(False, False)]
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from torch import nn
 from tqdm import tqdm
 
+from .device import check_precision, precision_context
 from .models.mnist_cnn import MnistCNN
 
 # Independent random streams drawn from one seed.
@@ -79,8 +80,7 @@ def train_mnist(
     `precision="bf16"` autocasts forward passes (fast on CPUs with AMX). Returns the net in
     eval mode, on `device`.
     """
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be 'fp32' or 'bf16', not {precision!r}")
+    check_precision(precision)
     device = torch.device(device)
     if cfg_train.subset is not None:
         images, labels = images[: cfg_train.subset], labels[: cfg_train.subset]
@@ -100,8 +100,7 @@ def train_mnist(
                 idx = order[start: start + batch_size]
                 x = to_pixels(images[idx]).to(device, memory_format=torch.channels_last)
                 x = add_training_noise(x, noise_level, noise_gen)
-                with torch.autocast(device.type, dtype=torch.bfloat16,
-                                    enabled=precision == "bf16"):
+                with precision_context(device.type, precision):
                     loss = F.cross_entropy(net(x), labels[idx].to(device))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

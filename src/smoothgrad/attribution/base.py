@@ -10,9 +10,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor, nn
 
-from ..device import configure_cpu_numerics
-
-PRECISIONS = ("fp32", "bf16")
+from ..device import check_precision, configure_cpu_numerics, precision_context
 
 
 def check_input(x: Tensor) -> None:
@@ -46,8 +44,7 @@ class Attribution(ABC):
 
     def __init__(self, model: nn.Module, *, precision: str = "fp32",
                  channels_last: bool | None = None) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS} (got {precision!r})")
+        check_precision(precision)
         self.model = model
         self.precision = precision
         self.channels_last = channels_last
@@ -74,7 +71,7 @@ class Attribution(ABC):
         if x.device.type == "cpu":
             configure_cpu_numerics()
         x = self._layout(x).detach().requires_grad_(True)
-        with torch.enable_grad(), self._autocast(x), self.rule():
+        with torch.enable_grad(), precision_context(x.device.type, self.precision), self.rule():
             logits = self.model(x)
             score = logits.gather(1, targets[:, None]).float().sum()
             (grad,) = torch.autograd.grad(score, x)
@@ -85,11 +82,6 @@ class Attribution(ABC):
         """Context active during forward and backward that changes the backward rule (Guided
         BackProp overrides it); the plain gradient needs none."""
         yield
-
-    def _autocast(self, x: Tensor) -> contextlib.AbstractContextManager:
-        if self.precision == "bf16":
-            return torch.autocast(x.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
     def _layout(self, x: Tensor) -> Tensor:
         use = self.channels_last if self.channels_last is not None else x.shape[1] == 3
