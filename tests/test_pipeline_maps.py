@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+import smoothgrad.maps as maps_module
 from smoothgrad.config import compose_config
 from smoothgrad.map_store import METHODS, VARIANTS, map_key, read_image_maps, read_index
 from smoothgrad.maps import (
@@ -68,6 +69,49 @@ def test_map_store_has_every_method_and_both_targets(setup, tmp_path: Path) -> N
                 for v in VARIANTS):
         assert arrays[key].shape == (3, SIZE, SIZE) and np.abs(arrays[key]).sum() > 0
     assert not np.allclose(arrays["label/gradient/plain"], arrays["prediction/gradient/plain"])
+
+
+
+def test_an_interrupted_map_store_resumes_and_writes_the_same_bytes(setup, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    """The maps stage keeps each finished image outside DVC's output, so a rerun after a crash
+    computes only the images not yet done, and the store equals an uninterrupted run's."""
+    cfg, bundle, first = setup
+    Image.open(first).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(first.with_name("2.png"))
+    entries = [{"id": i, "file": f"{i}.png", "label": "goldfish", "class_name": "goldfish",
+                "label_index": 1, "prediction_index": 1, "prediction_name": "goldfish",
+                "prediction_prob": 0.9, "correct": True} for i in (1, 2)]
+    Path(cfg.imagenet.metadata).write_text(json.dumps(
+        [{"id": i, "label": "goldfish", "top5": [["goldfish", 0.9]]} for i in (1, 2)]))
+    device = torch.device("cpu")
+    compute_map_store(cfg, bundle, entries, tmp_path / "whole", device)
+
+    calls: list[int] = []
+    real = maps_module.image_batch
+
+    def crash_on_calls_2_and_6(bundle, path, n, device):
+        calls.append(int(Path(path).stem))
+        if len(calls) in (2, 6):
+            raise KeyboardInterrupt
+        return real(bundle, path, n, device)
+
+    store = tmp_path / "resumed"
+    monkeypatch.setattr(maps_module, "image_batch", crash_on_calls_2_and_6)
+    with pytest.raises(KeyboardInterrupt):
+        compute_map_store(cfg, bundle, entries, store, device)
+    assert not store.exists() and calls == [1, 2]
+    noise_level = cfg.smoothgrad.noise_level
+    cfg.smoothgrad.noise_level = 0.3  # other settings: image 1 is computed again
+    compute_map_store(cfg, bundle, entries, store, device)
+    assert calls == [1, 2, 1, 2]
+    cfg.smoothgrad.noise_level = noise_level
+    with pytest.raises(KeyboardInterrupt):
+        compute_map_store(cfg, bundle, entries, store, device)
+    compute_map_store(cfg, bundle, entries, store, device)
+    assert calls == [1, 2, 1, 2, 1, 2, 2]  # the last run took image 1 from the interrupted one
+    assert not (tmp_path / "resumed.partial").exists()
+    for name in ("1.npz", "2.npz", "index.json"):
+        assert (store / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
 
 
 def test_sweeps_match_the_methods_they_extend(setup) -> None:

@@ -3,7 +3,9 @@ as arrays, so that drawing a figure never runs the model."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -11,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from .attribution import Gradient, SmoothGrad
@@ -84,28 +86,64 @@ def attribute_targets(method: Explainer, x: torch.Tensor,
     return method.attribute(x, target).detach().float().cpu().numpy()
 
 
+def resume_dir(cfg: DictConfig, predictions: Sequence[Mapping], store: Path,
+               device: torch.device) -> Path:
+    """Where the maps stage keeps finished images until the whole store is written (DVC deletes
+    the store itself before a rerun). Named by a hash of everything the maps depend on (settings,
+    device type, torch, the predictions, the image files and the source of the code that
+    computes them), so an interrupted run resumes where it stopped and a changed one starts
+    over."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    key = {"config": {k: config[k] for k in ("model", "methods", "smoothgrad", "seed",
+                                             "precision")},
+           "device": device.type, "torch": torch.__version__, "predictions": list(predictions)}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
+    package = Path(__file__).parent
+    sources = sorted([*package.glob("attribution/*.py"), *package.glob("models/*.py"),
+                      *(package / name for name in ("maps.py", "map_store.py", "io.py",
+                                                    "device.py", "data/imagenet.py"))])
+    paths = image_paths(cfg)
+    for path in [*sources, *(paths[entry["id"]] for entry in predictions)]:
+        digest.update(path.read_bytes())
+    return store.with_name(store.name + ".partial") / digest.hexdigest()[:16]
+
+
 def compute_map_store(cfg: DictConfig, bundle: ModelBundle, predictions: Sequence[Mapping],
                       store: Path, device: torch.device) -> int:
     """Write `store` (see `map_store`): every method, plain and SmoothGrad, for the label and,
-    where the top-1 is wrong, the prediction. Returns the number of maps written."""
+    where the top-1 is wrong, the prediction. Returns the number of maps written.
+
+    Each image is saved to `resume_dir` as soon as it is done and the store is assembled from
+    there at the end, so an interrupted run loses at most the image in progress."""
     paths = image_paths(cfg)
     methods = store_methods(cfg, bundle)
+    partial = resume_dir(cfg, predictions, store, device)
+    for stale in (p for p in partial.parent.glob("*") if p != partial):
+        shutil.rmtree(stale)
+    done = {int(p.stem) for p in partial.glob("*.npz")}
+    if done:
+        print(f"maps: resuming, {len(done)} of {len(predictions)} images already in {partial}")
     entries, n_maps = [], 0
     for entry in tqdm(predictions, desc="maps", unit="img"):
         targets = {"label": entry["label_index"]}
         if not entry["correct"]:
             targets["prediction"] = entry["prediction_index"]
-        pixels, x = image_batch(bundle, paths[entry["id"]], len(targets), device)
-        maps: dict[str, np.ndarray] = {}
-        for (name, variant), method in methods.items():
-            result = attribute_targets(method, x, list(targets.values()))
-            for row, target in enumerate(targets):
-                maps[map_key(target, name, variant)] = result[row]
-        write_image_maps(store, entry["id"], pixels.numpy(), maps)
-        n_maps += len(maps)
+        if entry["id"] not in done:
+            pixels, x = image_batch(bundle, paths[entry["id"]], len(targets), device)
+            maps: dict[str, np.ndarray] = {}
+            for (name, variant), method in methods.items():
+                result = attribute_targets(method, x, list(targets.values()))
+                for row, target in enumerate(targets):
+                    maps[map_key(target, name, variant)] = result[row]
+            write_image_maps(partial, entry["id"], pixels.numpy(), maps)
+        n_maps += len(targets) * len(methods)
         keep = ("id", "file", "label", "class_name", "label_index", "prediction_index",
                 "prediction_name", "prediction_prob", "correct")
         entries.append({**{k: entry[k] for k in keep}, "targets": list(targets)})
+    shutil.rmtree(store, ignore_errors=True)  # no image of an earlier run may linger
+    store.mkdir(parents=True)
+    for entry in entries:
+        (partial / f"{entry['id']}.npz").replace(store / f"{entry['id']}.npz")
     settings = {
         "noise_level": cfg.smoothgrad.noise_level, "n_samples": cfg.smoothgrad.n_samples,
         "aggregate": cfg.smoothgrad.aggregate, "ig_steps": cfg.methods.integrated_gradients.steps,
@@ -114,6 +152,7 @@ def compute_map_store(cfg: DictConfig, bundle: ModelBundle, predictions: Sequenc
         "precision": cfg.precision,
     }
     write_index(store, {"model": bundle.name, "settings": settings, "images": entries})
+    shutil.rmtree(partial.parent)
     return n_maps
 
 
