@@ -21,7 +21,7 @@ from smoothgrad.figures.imagenet import (
 from smoothgrad.figures.stages import FIGURES, figure_stage
 from smoothgrad.io import save_npz
 from smoothgrad.map_store import METHODS, VARIANTS, map_key, write_image_maps, write_index
-from smoothgrad.report import build_report, measurements, speckle
+from smoothgrad.report import FIG8, build_report, measurements, speckle
 from smoothgrad.selection import select_images
 
 SIZE = 12
@@ -111,6 +111,12 @@ def _arrays(root: Path) -> None:
              **{"0/pixels": rng.uniform(size=(3, SIZE, SIZE)),
                 "0/maps": rng.normal(size=(4, 2, 3, SIZE, SIZE)),
                 "0/classes": np.array(["bull mastiff", "tiger cat"])})
+    checker = np.indices((28, 28)).sum(axis=0) % 2
+    ramp = np.add.outer(np.linspace(0, 1, 28), np.linspace(0, 1, 28))
+    save_npz(root / "mnist" / "maps.npz", **{  # from noisiest to smoothest: Fig 8's finding
+        "clean/gradient": np.stack([checker] * 10), "clean/smoothgrad": rng.normal(
+            size=(10, 28, 28)), "noisy/gradient": np.stack([ramp + 0.01 * checker] * 10),
+        "noisy/smoothgrad": np.ones((10, 28, 28))})
 
 
 @pytest.fixture()
@@ -196,9 +202,11 @@ def test_report_has_every_figure_and_the_metrics(tmp_path: Path) -> None:
 
 def test_measurements_give_a_verdict_per_claim(toy_run) -> None:
     measured = measurements(Path(toy_run.paths.artifacts), 99)
-    assert set(measured) == {*FIGURES} - {"fig2_gradients_fluctuate"}
+    assert set(measured) == {*FIGURES, FIG8} - {"fig2_gradients_fluctuate"}
     assert all("**yes**" in text or "**no**" in text for text in measured.values())
     assert "1→2" in measured["fig4_sample_size"] and "50%" in measured["fig3_noise_level"]
+    assert ("smooths the gradient: **yes**; noise-trained model + SmoothGrad smoothest of the "
+            "four: **yes**") in measured[FIG8]
     assert speckle([np.ones((3, SIZE, SIZE))]) == 0.0
     checker = np.indices((SIZE, SIZE)).sum(axis=0) % 2 * np.ones((3, 1, 1))
     assert speckle([checker]) == pytest.approx(1.0)

@@ -168,6 +168,18 @@ def measurements(artifacts: Path, percentile: float) -> dict[str, str]:
             "Mean |M1 − M2| (higher = the two classes' maps differ more): " + ", ".join(
                 f"{m} {c:.3f}" for m, c in contrast.items())
             + f". Guided BackProp discriminates worst: {_yes(worst == 'guided_backprop')}.")
+    mnist = artifacts / "mnist" / "maps.npz"
+    if mnist.is_file():
+        data = load_npz(mnist)
+        cells = {(model, method): speckle([m[None] for m in data[f"{model}/{method}"]])
+                 for model in ("clean", "noisy") for method in ("gradient", "smoothgrad")}
+        out[FIG8] = (
+            f"{SPECKLE} of the 10 digits' maps: " + ", ".join(
+                f"{model}-trained {method} {r:.3f}" for (model, method), r in cells.items())
+            + f". Training with noise smooths the gradient: "
+            f"{_yes(cells['noisy', 'gradient'] < cells['clean', 'gradient'])}; noise-trained "
+            f"model + SmoothGrad smoothest of the four: "
+            f"{_yes(min(cells, key=cells.get) == ('noisy', 'smoothgrad'))}.")
     return out
 
 
