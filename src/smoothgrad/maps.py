@@ -86,11 +86,11 @@ def attribute_targets(method: Explainer, x: torch.Tensor,
     return method.attribute(x, target).detach().float().cpu().numpy()
 
 
-def resume_dir(cfg: DictConfig, predictions: Sequence[Mapping], store: Path,
-               device: torch.device) -> Path:
+def resume_dir(cfg: DictConfig, predictions: Sequence[Mapping], images: Sequence[Path],
+               store: Path, device: torch.device) -> Path:
     """Where the maps stage keeps finished images until the whole store is written (DVC deletes
     the store itself before a rerun). Named by a hash of everything the maps depend on (settings,
-    device type, torch, the predictions, the image files and the source of the code that
+    device type, torch, the predictions, the `images` files and the source of the code that
     computes them), so an interrupted run resumes where it stopped and a changed one starts
     over."""
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -102,8 +102,7 @@ def resume_dir(cfg: DictConfig, predictions: Sequence[Mapping], store: Path,
     sources = sorted([*package.glob("attribution/*.py"), *package.glob("models/*.py"),
                       *(package / name for name in ("maps.py", "map_store.py", "io.py",
                                                     "device.py", "data/imagenet.py"))])
-    paths = image_paths(cfg)
-    for path in [*sources, *(paths[entry["id"]] for entry in predictions)]:
+    for path in [*sources, *images]:
         digest.update(path.read_bytes())
     return store.with_name(store.name + ".partial") / digest.hexdigest()[:16]
 
@@ -117,7 +116,7 @@ def compute_map_store(cfg: DictConfig, bundle: ModelBundle, predictions: Sequenc
     there at the end, so an interrupted run loses at most the image in progress."""
     paths = image_paths(cfg)
     methods = store_methods(cfg, bundle)
-    partial = resume_dir(cfg, predictions, store, device)
+    partial = resume_dir(cfg, predictions, [paths[e["id"]] for e in predictions], store, device)
     for stale in (p for p in partial.parent.glob("*") if p != partial):
         shutil.rmtree(stale)
     done = {int(p.stem) for p in partial.glob("*.npz")}
