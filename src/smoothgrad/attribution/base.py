@@ -22,6 +22,12 @@ def check_input(x: Tensor) -> None:
         raise ValueError(f"x must be a floating-point tensor (got {x.dtype})")
 
 
+def check_at_least(name: str, value: float, minimum: float, why: str = "") -> None:
+    """Refuse a count or scale below its minimum with a one-line error naming it."""
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}{why} (got {value})")
+
+
 def as_targets(target: int | Tensor, x: Tensor) -> Tensor:
     """An int or a (B,) tensor of class indices -> a (B,) int64 tensor on x's device."""
     batch = x.shape[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .base import Attribution
+from .base import Attribution, check_at_least
 
 
 def trapezoid(steps: int) -> tuple[Tensor, Tensor]:
@@ -29,10 +29,8 @@ class IntegratedGradients(Attribution):
                  baseline: float | Tensor = 0.0, batch_size: int = 32,
                  channels_last: bool | None = None) -> None:
         super().__init__(model, precision=precision, channels_last=channels_last)
-        if steps < 2:
-            raise ValueError(f"steps must be >= 2 for the trapezoid rule (got {steps})")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1 (got {batch_size})")
+        check_at_least("steps", steps, 2, " for the trapezoid rule")
+        check_at_least("batch_size", batch_size, 1)
         self.steps = steps
         self.baseline = baseline
         self.batch_size = batch_size

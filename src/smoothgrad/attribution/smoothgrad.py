@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
-from .base import Attribution, as_targets, check_input
+from .base import Attribution, as_targets, check_at_least, check_input
 
 AGGREGATES = ("mean", "squared", "var")
 
@@ -39,14 +39,11 @@ class SmoothGrad:
                  aggregate: str = "mean", batch_size: int = 16, seed: int = 0) -> None:
         if not isinstance(method, Attribution):
             raise TypeError(f"method must be an Attribution (got {type(method).__name__})")
-        if noise_level < 0:
-            raise ValueError(f"noise_level must be >= 0 (got {noise_level})")
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be >= 1 (got {n_samples})")
+        check_at_least("noise_level", noise_level, 0)
+        check_at_least("n_samples", n_samples, 1)
         if aggregate not in AGGREGATES:
             raise ValueError(f"aggregate must be one of {AGGREGATES} (got {aggregate!r})")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1 (got {batch_size})")
+        check_at_least("batch_size", batch_size, 1)
         self.method = method
         self.noise_level = noise_level
         self.n_samples = n_samples
