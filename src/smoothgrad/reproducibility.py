@@ -12,7 +12,6 @@ PYTHONPATH (the clone's `src/` first). Exit code 1 with one line per difference 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import subprocess
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import yaml
 
+from .data.manifest import sha256_file
+
 
 def sha256_tree(paths: Iterable[Path], root: Path) -> dict[str, str]:
     """sha256 of every file under `paths` (files or folders), keyed by path relative to root."""
@@ -32,8 +33,7 @@ def sha256_tree(paths: Iterable[Path], root: Path) -> dict[str, str]:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
             if file.is_file():
-                hashes[file.relative_to(root).as_posix()] = hashlib.sha256(
-                    file.read_bytes()).hexdigest()
+                hashes[file.relative_to(root).as_posix()] = sha256_file(file)
     return hashes
 
 
