@@ -18,14 +18,6 @@ BLUE_GRAY_RED = LinearSegmentedColormap.from_list(
 KINDS = ("rgb", "gray", "signed")
 
 
-def rgb(pixels: np.ndarray) -> np.ndarray:
-    """(C, H, W) [0, 1] pixels -> (H, W, 3) for imshow (gray images repeated to 3 channels)."""
-    image = np.clip(np.asarray(pixels, dtype=np.float32), 0.0, 1.0)
-    if image.shape[0] == 1:
-        image = np.repeat(image, 3, axis=0)
-    return image.transpose(1, 2, 0)
-
-
 def draw_grid(rows: Sequence[Sequence[np.ndarray]], kinds: Sequence[str],
               row_labels: Sequence[str], col_labels: Sequence[str], *, title: str = "",
               signed_cmap: Colormap | str = BLUE_GRAY_RED, cell: float = 1.35) -> Figure:

@@ -11,8 +11,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..map_store import map_key
-from ..viz import abs_grayscale, class_difference, times_input
-from .grid import draw_grid, rgb
+from ..viz import abs_grayscale, class_difference, rgb, times_input
+from .grid import draw_grid
 
 
 class Column(NamedTuple):

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from smoothgrad.map_store import METHODS, VARIANTS, map_key, read_image_maps, read_index
-from smoothgrad.viz import abs_grayscale, times_input
+from smoothgrad.viz import abs_grayscale, rgb, times_input
 
 MAPS_DIR = "maps"
 # The authors' published maps (`<id>_<name>.png`), keyed by our variant name.
@@ -45,10 +45,7 @@ def _gray(values: np.ndarray) -> Image.Image:
 
 
 def _rgb(pixels: np.ndarray) -> Image.Image:
-    hwc = np.transpose(np.clip(pixels, 0, 1), (1, 2, 0))
-    if hwc.shape[2] == 1:
-        hwc = np.repeat(hwc, 3, axis=2)
-    return Image.fromarray(np.round(hwc * 255).astype(np.uint8), mode="RGB")
+    return Image.fromarray(np.round(rgb(pixels) * 255).astype(np.uint8), mode="RGB")
 
 
 def _write_image(store: Path, out_dir: Path, entry: dict[str, Any], reference_dir: Path,

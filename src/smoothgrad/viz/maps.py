@@ -48,6 +48,14 @@ def signed_diverging(attribution: ArrayLike, percentile: float = 99) -> np.ndarr
     return np.clip(m / cap, -1, 1).astype(np.float32)
 
 
+def rgb(pixels: np.ndarray) -> np.ndarray:
+    """(C, H, W) [0, 1] pixels -> (H, W, 3) for display (gray images repeated to 3 channels)."""
+    image = np.clip(np.asarray(pixels, dtype=np.float32), 0.0, 1.0)
+    if image.shape[0] == 1:
+        image = np.repeat(image, 3, axis=0)
+    return image.transpose(1, 2, 0)
+
+
 def times_input(attribution: ArrayLike, pixels: ArrayLike) -> np.ndarray:
     """Map x input ('gradient x image'), element-wise; zero wherever the input is 0 (black)."""
     a, p = _as_numpy(attribution), _as_numpy(pixels)
