@@ -26,26 +26,26 @@ def _cap(values: np.ndarray, percentile: float) -> float:
     return float(np.percentile(np.abs(values), percentile))
 
 
-def abs_grayscale(attribution: ArrayLike, percentile: float = 99) -> np.ndarray:
-    """ImageNet rule: |map| summed over channels, capped at the percentile, scaled to [0, 1]
-    by dividing by the cap (so 0 stays 'no sensitivity'). Returns (H, W)."""
-    a = np.abs(_as_numpy(attribution))
+def _summed_and_capped(a: np.ndarray, percentile: float, lower: float) -> np.ndarray:
+    """The rule both displays share: sum over channels, divide by the percentile cap of |map|,
+    clip to [lower, 1] (all zeros for an all-zero map). Returns (H, W)."""
     m = a.sum(0) if a.ndim == 3 else a
     cap = _cap(m, percentile)
     if cap == 0:
         return np.zeros_like(m)
-    return np.clip(m / cap, 0, 1).astype(np.float32)
+    return np.clip(m / cap, lower, 1).astype(np.float32)
+
+
+def abs_grayscale(attribution: ArrayLike, percentile: float = 99) -> np.ndarray:
+    """ImageNet rule: |map| summed over channels, capped at the percentile, scaled to [0, 1]
+    by dividing by the cap (so 0 stays 'no sensitivity'). Returns (H, W)."""
+    return _summed_and_capped(np.abs(_as_numpy(attribution)), percentile, 0)
 
 
 def signed_diverging(attribution: ArrayLike, percentile: float = 99) -> np.ndarray:
     """MNIST rule: the signed map (summed over channels) capped symmetrically at the percentile
     of |map| and scaled to [-1, 1], for a diverging colour map centred on 0. Returns (H, W)."""
-    a = _as_numpy(attribution)
-    m = a.sum(0) if a.ndim == 3 else a
-    cap = _cap(m, percentile)
-    if cap == 0:
-        return np.zeros_like(m)
-    return np.clip(m / cap, -1, 1).astype(np.float32)
+    return _summed_and_capped(_as_numpy(attribution), percentile, -1)
 
 
 def rgb(pixels: np.ndarray) -> np.ndarray:
