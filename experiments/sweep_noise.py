@@ -10,8 +10,7 @@ from omegaconf import DictConfig
 
 from smoothgrad.config import stage_main
 from smoothgrad.io import save_npz
-from smoothgrad.maps import noise_sweep, selected_inputs, setup_model
-from smoothgrad.selection import target_name
+from smoothgrad.maps import noise_sweep, selected_inputs, setup_model, sweep_arrays
 
 
 def run(cfg: DictConfig) -> None:
@@ -20,10 +19,8 @@ def run(cfg: DictConfig) -> None:
     levels = [float(v) for v in cfg.smoothgrad.noise_levels]
     maps = noise_sweep(cfg, bundle, bundle.normalize(pixels).to(device), targets, levels)
     out = Path(cfg.paths.artifacts) / "sweeps" / "noise.npz"
-    save_npz(out, pixels=pixels.numpy().astype(np.float16), maps=maps.astype(np.float16),
-             values=np.array(levels), model=np.array(bundle.name),
-             n_samples=np.array(cfg.smoothgrad.n_samples), ids=np.array([e["id"] for e in entries]),
-             class_names=np.array([target_name(e, cfg.figures.target) for e in entries]))
+    save_npz(out, **sweep_arrays(cfg, bundle, entries, pixels, maps, levels),
+             n_samples=np.array(cfg.smoothgrad.n_samples))
     print(f"sweep_noise: {len(entries)} images x {len(levels)} noise levels "
           f"(n={cfg.smoothgrad.n_samples}) -> {out}")
 

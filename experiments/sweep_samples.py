@@ -10,8 +10,7 @@ from omegaconf import DictConfig
 
 from smoothgrad.config import stage_main
 from smoothgrad.io import save_npz
-from smoothgrad.maps import samples_sweep, selected_inputs, setup_model
-from smoothgrad.selection import target_name
+from smoothgrad.maps import samples_sweep, selected_inputs, setup_model, sweep_arrays
 
 
 def run(cfg: DictConfig) -> None:
@@ -21,10 +20,8 @@ def run(cfg: DictConfig) -> None:
     level = float(cfg.smoothgrad.sweep_noise_level)
     maps = samples_sweep(cfg, bundle, bundle.normalize(pixels).to(device), targets, counts, level)
     out = Path(cfg.paths.artifacts) / "sweeps" / "samples.npz"
-    save_npz(out, pixels=pixels.numpy().astype(np.float16), maps=maps.astype(np.float16),
-             values=np.array(counts), noise_level=np.array(level),
-             model=np.array(bundle.name),              ids=np.array([e["id"] for e in entries]),
-             class_names=np.array([target_name(e, cfg.figures.target) for e in entries]))
+    save_npz(out, **sweep_arrays(cfg, bundle, entries, pixels, maps, counts),
+             noise_level=np.array(level))
     print(f"sweep_samples: {len(entries)} images x n in {counts} (noise {level:.0%}, one run "
           f"of {counts[-1]}) -> {out}")
 

@@ -21,7 +21,7 @@ from .data.imagenet import load_image, load_records
 from .device import configure_cpu_numerics, resolve_device
 from .map_store import map_key, write_image_maps, write_index
 from .models import ModelBundle
-from .selection import select_for, target_index
+from .selection import select_for, target_index, target_name
 
 
 class Explainer(Protocol):
@@ -260,3 +260,15 @@ def selected_inputs(cfg: DictConfig, bundle: ModelBundle, rule: Mapping[str, Any
     paths = image_paths(cfg)
     pixels = torch.stack([bundle.pixels(load_image(paths[e["id"]])) for e in entries])
     return entries, pixels, [target_index(e, cfg.figures.target) for e in entries]
+
+
+def sweep_arrays(cfg: DictConfig, bundle: ModelBundle, entries: Sequence[Mapping[str, Any]],
+                 pixels: torch.Tensor, maps: np.ndarray, values: Sequence[float]
+                 ) -> dict[str, np.ndarray]:
+    """What a sweep stage stores for Figs 3 and 4 (besides its own settings): the images
+    (`selected_inputs`), their maps (K, V, C, H, W) as float16, the swept values and the labels
+    of the rows."""
+    return {"pixels": pixels.numpy().astype(np.float16), "maps": maps.astype(np.float16),
+            "values": np.array(values), "model": np.array(bundle.name),
+            "ids": np.array([e["id"] for e in entries]),
+            "class_names": np.array([target_name(e, cfg.figures.target) for e in entries])}
