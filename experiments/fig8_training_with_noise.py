@@ -17,7 +17,7 @@ from matplotlib.colors import Normalize
 from omegaconf import DictConfig
 
 from smoothgrad.config import stage_main
-from smoothgrad.figures.style import save_figure
+from smoothgrad.figures.stages import write_figure
 from smoothgrad.io import load_npz
 from smoothgrad.viz import signed_diverging
 
@@ -60,7 +60,7 @@ def run(cfg: DictConfig) -> None:
     fig.suptitle("Fig 8: training with noise (MNIST), gradient and SmoothGrad of the true digit "
                  f"(σ = {cfg.smoothgrad.noise_level:g}, n = {cfg.smoothgrad.n_samples})",
                  y=1.0, va="bottom")
-    save_figure(fig, Path(cfg.paths.reports) / "figures" / "fig8_training_with_noise")
+    write_figure(fig, cfg, "fig8_training_with_noise")
 
 
 if __name__ == "__main__":

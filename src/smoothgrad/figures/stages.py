@@ -124,7 +124,12 @@ FIGURES: dict[str, Callable[[DictConfig], Figure]] = {
 }
 
 
+def write_figure(fig: Figure, cfg: DictConfig, name: str) -> None:
+    """Write `reports/figures/<name>.png/.pdf` and the stage's one summary line."""
+    written = save_figure(fig, Path(cfg.paths.reports) / "figures" / name)
+    print(f"{name}: wrote {', '.join(str(p) for p in written)}")
+
+
 def figure_stage(name: str, cfg: DictConfig) -> None:
     """Draw figure `name` from its stored arrays and write it as PNG + PDF."""
-    written = save_figure(FIGURES[name](cfg), Path(cfg.paths.reports) / "figures" / name)
-    print(f"{name}: wrote {', '.join(str(p) for p in written)}")
+    write_figure(FIGURES[name](cfg), cfg, name)
