@@ -1,0 +1,1 @@
+"""The DVC pipeline: config loading and validation, the stage specs and `dvc.yaml`."""
