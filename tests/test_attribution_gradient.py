@@ -97,7 +97,7 @@ class _FlagProbe(torch.nn.Module):
 def test_fp32_switches_tf32_off_during_the_pass_and_restores_it() -> None:
     """precision=fp32 means IEEE fp32 on CUDA too (cuDNN defaults to TF32 convolutions); the
     switches are global, so they are read inside the pass, on any machine."""
-    probe = _FlagProbe()
+    probe = _FlagProbe().eval()
     before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
     try:

@@ -111,6 +111,7 @@ def test_efficientnet_lite_matches_hook_reference() -> None:
     for module in list(reference_net.modules()):
         if isinstance(getattr(module, "_swish", None), nn.ReLU6):
             module._swish = GuidedByHook(6.0)
+    reference_net.eval()  # a new module starts in training mode
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     ours = GuidedBackprop(net).attribute(x, 10)
     torch.testing.assert_close(ours, Gradient(reference_net).attribute(x, 10),

@@ -54,7 +54,7 @@ def test_mean_squared_and_var_converge_to_known_expectations() -> None:
     x[0, 0, 0, :2] = torch.tensor([-1.0, 1.0])  # pin the range to 2, so sigma = 0.2 * 2
     w = torch.rand(1, 1, 4, 4, generator=gen) + 0.5
     sigma, n = 0.4, 4000
-    method = Gradient(Cubic(w))
+    method = Gradient(Cubic(w).eval())
 
     def run(aggregate: str) -> Tensor:
         return SmoothGrad(method, noise_level=0.2, n_samples=n, aggregate=aggregate,
@@ -87,11 +87,11 @@ def test_sigma_scales_with_each_image_range() -> None:
     x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     x[1] = x[1] * 10 + 3
     ranges = (x.amax((1, 2, 3)) - x.amin((1, 2, 3))).view(2, 1, 1, 1)
-    var = SmoothGrad(NoisyInput(nn.Identity()), noise_level=0.1, n_samples=3000,
+    var = SmoothGrad(NoisyInput(nn.Identity().eval()), noise_level=0.1, n_samples=3000,
                      aggregate="var", batch_size=500).attribute(x, 0)
     sigma = var.mean((1, 2, 3), keepdim=True).sqrt()
     torch.testing.assert_close(sigma, 0.1 * ranges, rtol=0.02, atol=0)
-    mean = SmoothGrad(NoisyInput(nn.Identity()), noise_level=0.1, n_samples=3000,
+    mean = SmoothGrad(NoisyInput(nn.Identity().eval()), noise_level=0.1, n_samples=3000,
                       batch_size=500).attribute(x, 0)
     assert ((mean - x).abs() < 5 * 0.1 * ranges / 3000**0.5).all()
 
@@ -117,7 +117,7 @@ def test_reproducible_and_independent_of_batching(net: nn.Module, images: Tensor
     torch.testing.assert_close(run(images, 1), reference, atol=1e-7, rtol=1e-6)
     torch.testing.assert_close(run(images[:1], 7), reference[:1], atol=1e-7, rtol=1e-6)
     # per-image noise: two different images in one batch do not get the same noise
-    noise = SmoothGrad(NoisyInput(nn.Identity()), n_samples=1).attribute(images, 0) - images
+    noise = SmoothGrad(NoisyInput(nn.Identity().eval()), n_samples=1).attribute(images, 0) - images
     assert not torch.allclose(noise[0], noise[1])
 
 

@@ -7,24 +7,59 @@ from collections.abc import Iterator
 
 import torch
 
+from .errors import DeviceError
+
 PRECISIONS = ("fp32", "bf16")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """Map a config value (auto | cpu | cuda | cuda:N) to a device; `auto` prefers CUDA."""
+    """Map a config value (auto | cpu | cuda | cuda:N) to a device; `auto` prefers CUDA. A value
+    that cannot work is refused here, with its fix, instead of by a torch error mid-stage."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:  # torch's message lists a dozen backends this project does not run on
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise DeviceError(f"device={name!r} is not a supported device; use device=auto, cpu, "
+                          "cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"device={name!r} asked for CUDA but none is available; use device=auto or cpu"
-        )
+        raise DeviceError(f"device={name!r} asks for CUDA but none is available; use device=auto "
+                          "or cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise DeviceError(f"device={name!r} but only {torch.cuda.device_count()} CUDA device(s) "
+                          "are visible; use device=auto or cuda:0")
     return device
 
 
 def configure_cpu_numerics() -> None:
-    """Flush denormals: gradients of saturated units underflow and slow CPU kernels many-fold."""
+    """Flush denormals for the rest of the process (stage entry points): gradients of saturated
+    units underflow and slow CPU kernels many-fold. Library calls use `flush_denormals()`."""
     torch.set_flush_denormal(True)
+
+
+# 2**-149, the smallest float32 denormal, built from its bits so that making it does not depend
+# on the flush setting in force at import.
+_SMALLEST_DENORMAL = torch.tensor([1], dtype=torch.int32).view(torch.float32)
+
+
+def denormals_flushed() -> bool:
+    """Whether the CPU flushes float32 denormals to zero now. torch has a setter but no getter,
+    so this tries it: twice the smallest denormal is 0 only when flushing."""
+    return not bool((_SMALLEST_DENORMAL * 2).item())
+
+
+@contextlib.contextmanager
+def flush_denormals() -> Iterator[None]:
+    """Flush denormals (see `configure_cpu_numerics`) for the duration only: the switch is
+    process-global, so a library call restores the caller's setting after."""
+    previous = denormals_flushed()
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(previous)
 
 
 def check_precision(precision: str) -> None:

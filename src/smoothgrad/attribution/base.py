@@ -1,5 +1,6 @@
-"""What every gradient-based attribution method shares: target handling, the differentiated
-score (the class logit), precision, memory format and the input-only gradient."""
+"""What every gradient-based attribution method shares: call checks (input, targets, eval mode),
+the differentiated score (the class logit), precision, memory format and the input-only gradient;
+a call leaves the model and torch's global switches as it found them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor, nn
 
-from ..device import check_precision, configure_cpu_numerics, precision_context
+from ..device import check_precision, flush_denormals, precision_context
+from ..errors import ModelStateError
 
 
 def check_input(x: Tensor) -> None:
@@ -26,6 +28,18 @@ def check_at_least(name: str, value: float, minimum: float, why: str = "") -> No
     """Refuse a count or scale below its minimum with a one-line error naming it."""
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}{why} (got {value})")
+
+
+def check_eval_mode(model: nn.Module) -> None:
+    """Refuse a model with any module in training mode: BatchNorm would normalize each image with
+    its batch mates' statistics (SmoothGrad's noisy copies, IG's path points) and Dropout would
+    drop random units, so the maps would be silently wrong. Checked at each call, not at
+    construction, since a user may call `.train()` in between."""
+    name = next((name for name, module in model.named_modules() if module.training), None)
+    if name is not None:
+        where = f" (submodule {name!r} has training=True)" if name else ""
+        raise ModelStateError(f"model is in training mode{where}: BatchNorm would mix the images "
+                              "of a batch and Dropout randomize the maps; call model.eval() first")
 
 
 def as_targets(target: int | Tensor, x: Tensor) -> Tensor:
@@ -58,8 +72,14 @@ class Attribution(ABC):
     def attribute(self, x: Tensor, target: int | Tensor) -> Tensor:
         """Attribution map for each image of `x` (model input space) w.r.t. the target logit;
         float32, x's shape and device."""
+        return self.finish(self._attribute(*self.prepare(x, target)))
+
+    def prepare(self, x: Tensor, target: int | Tensor) -> tuple[Tensor, Tensor]:
+        """Check a call once, before any pass (batch shape, targets, model in eval mode): the
+        detached batch and its (B,) int64 targets."""
         check_input(x)
-        return self.finish(self._attribute(x.detach(), as_targets(target, x)))
+        check_eval_mode(self.model)
+        return x.detach(), as_targets(target, x)
 
     @abstractmethod
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
@@ -73,11 +93,12 @@ class Attribution(ABC):
     def input_grad(self, x: Tensor, targets: Tensor) -> Tensor:
         """d logit[target] / d x for every row. Rows are independent in eval mode, so one backward
         pass of the summed target logits gives all of them; `autograd.grad` w.r.t. the input only
-        skips every weight gradient even where parameters are not frozen."""
-        if x.device.type == "cpu":
-            configure_cpu_numerics()
+        skips every weight gradient even where parameters are not frozen. Every global switch
+        touched here is restored on exit."""
         x = self._layout(x).detach().requires_grad_(True)
-        with torch.enable_grad(), precision_context(x.device.type, self.precision), self.rule():
+        cpu = flush_denormals() if x.device.type == "cpu" else contextlib.nullcontext()
+        with (torch.enable_grad(), cpu, precision_context(x.device.type, self.precision),
+              self.rule()):
             logits = self.model(x)
             score = logits.gather(1, targets[:, None]).float().sum()
             (grad,) = torch.autograd.grad(score, x)

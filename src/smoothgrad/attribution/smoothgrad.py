@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
-from .base import Attribution, as_targets, check_at_least, check_input
+from .base import Attribution, check_at_least
 
 AGGREGATES = ("mean", "squared", "var")
 
@@ -62,9 +62,7 @@ class SmoothGrad:
         counts = sorted(set(sample_counts))
         if not counts or counts[0] < 1:
             raise ValueError(f"sample_counts must be a non-empty set of ints >= 1 (got {counts})")
-        check_input(x)
-        x = x.detach()
-        targets = as_targets(target, x)
+        x, targets = self.method.prepare(x, target)
         flat = x.flatten(1)
         sigma = self.noise_level * (flat.amax(1) - flat.amin(1))
         generators = [torch.Generator().manual_seed(image_seed(self.seed, image)) for image in x]
