@@ -1,22 +1,43 @@
-"""Stage `maps`: every method's map of every configured image, stored once for the figures."""
-
-from __future__ import annotations
+"""Stage `maps`: every method's map (plain and SmoothGrad) of every predicted image, stored once
+for the figures and the gallery."""
 
 from pathlib import Path
 
-from omegaconf import DictConfig
+import torch
 
-from smoothgrad.config import stage_main
-from smoothgrad.maps import compute_map_store, load_predictions, setup_model
+from smoothgrad.compute.inputs import image_files, read_predictions
+from smoothgrad.compute.maps import compute_map_store, resume_dir
+from smoothgrad.compute.methods import method_grid
+from smoothgrad.pipeline.builders import method_factories, model_on_device, smoothgrad_settings
+from smoothgrad.pipeline.config import to_dict
+from smoothgrad.pipeline.deps import code_files
+from smoothgrad.pipeline.runner import stage_main
 
 
-def run(cfg: DictConfig) -> None:
-    bundle, device = setup_model(cfg)
-    predictions = load_predictions(cfg)
-    store = Path(cfg.paths.artifacts) / "maps"
-    n_maps = compute_map_store(cfg, bundle, predictions, store, device)
-    print(f"maps: {n_maps} maps of {len(predictions)} images ({bundle.name}) -> {store}")
+def run(cfg, paths) -> str:
+    bundle, device = model_on_device(cfg)
+    factories = method_factories(cfg.methods)
+    # SmoothGrad(IG) with fewer IG steps: n x steps passes per image.
+    inner = {"integrated_gradients": {"steps": cfg.smoothgrad.ig_steps}}
+    methods = method_grid(factories, bundle, cfg.precision, smoothgrad_settings(cfg),
+                          {k: v for k, v in inner.items() if k in factories})
+    predictions = read_predictions(paths.get("predictions"))
+    images = image_files(predictions, paths.get("imagenet_images"))
+    store = paths.get("map_store")
+    ig = cfg.methods.get("integrated_gradients")
+    sg = cfg.smoothgrad
+    settings = {"noise_level": sg.noise_level, "n_samples": sg.n_samples,
+                "aggregate": sg.aggregate, "smoothgrad_ig_steps": sg.ig_steps,
+                "ig_steps": ig.steps if ig else None, "ig_baseline": ig.baseline if ig else None,
+                "seed": cfg.seed, "precision": cfg.precision}
+    key = {"config": to_dict(cfg), "device": device.type, "torch": torch.__version__,
+           "predictions": predictions}
+    resume = resume_dir(store, key,
+                        [*code_files(Path(__file__)), *(images[e["id"]] for e in predictions)])
+    n_maps = compute_map_store(methods, bundle, predictions, images, store, device,
+                               settings=settings, resume=resume)
+    return f"{n_maps} maps of {len(predictions)} images ({bundle.name}) -> {store}"
 
 
 if __name__ == "__main__":
-    stage_main(run)
+    stage_main("maps", run)

@@ -1,23 +1,19 @@
 """Stage `gallery`: the paper's website (`reports/gallery/index.html` + thumbnails) for the maps
 the `maps` stage stored; opens from the file system, offline."""
 
-from __future__ import annotations
-
-from omegaconf import DictConfig
-
-from smoothgrad.config import stage_main
-from smoothgrad.gallery import build_gallery
+from smoothgrad.outputs.gallery import build_gallery
+from smoothgrad.pipeline.runner import stage_main
 
 
-def run(cfg: DictConfig) -> None:
-    g = cfg.gallery
-    page = build_gallery(g.maps_dir, g.out_dir, cfg.imagenet.reference_maps_dir,
-                         thumbnail_size=int(g.thumbnail_size), quality=int(g.quality),
-                         confident_threshold=float(g.confident_threshold))
-    thumbnails = list((page.parent / "maps").rglob("*.webp"))
+def run(cfg, paths) -> str:
+    page = build_gallery(paths.get("map_store"), paths.get("gallery_page").parent,
+                         paths.get("reference_maps"), thumbnail_size=cfg.gallery.thumbnail_size,
+                         quality=cfg.gallery.quality,
+                         confident_threshold=cfg.gallery.confident_threshold)
+    thumbnails = list(paths.get("gallery_maps").rglob("*.webp"))
     size = page.stat().st_size + sum(f.stat().st_size for f in thumbnails)
-    print(f"gallery: {page} + {len(thumbnails)} thumbnails, {size / 1e6:.1f} MB")
+    return f"{page} + {len(thumbnails)} thumbnails, {size / 1e6:.1f} MB"
 
 
 if __name__ == "__main__":
-    stage_main(run)
+    stage_main("gallery", run)

@@ -1,31 +1,25 @@
 """Stage `line_scan` (Fig 2 data): one pixel's gradient along a tiny random line x + t*eps."""
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import numpy as np
-from omegaconf import DictConfig
-
-from smoothgrad.config import stage_main
-from smoothgrad.io import save_npz
-from smoothgrad.maps import line_scan, selected_inputs, setup_model
-from smoothgrad.selection import target_name
+from smoothgrad.compute.methods import build_method
+from smoothgrad.compute.sweeps import FigureImages, line_scan
+from smoothgrad.pipeline.builders import method_factories, model_on_device
+from smoothgrad.pipeline.runner import stage_main
+from smoothgrad.store.selection import SelectionRule
 
 
-def run(cfg: DictConfig) -> None:
-    bundle, device = setup_model(cfg)
+def run(cfg, paths) -> str:
+    bundle, device = model_on_device(cfg)
+    factory = method_factories(cfg.methods)["gradient"]
     rule = cfg.figures.fig2
-    entries, pixels, targets = selected_inputs(cfg, bundle, rule)
-    scan = line_scan(bundle, pixels[0], targets[0], pixel_rule=rule.pixel, n_t=rule.n_t,
-                     epsilon_std=rule.epsilon_std, seed=cfg.seed,
-                     batch_size=cfg.smoothgrad.batch_size, precision=cfg.precision, device=device)
-    out = Path(cfg.paths.artifacts) / "sweeps" / "line_scan.npz"
-    save_npz(out, **scan, id=np.array(entries[0]["id"]), model=np.array(bundle.name),
-             class_name=np.array(target_name(entries[0], cfg.figures.target)))
-    print(f"line_scan: image {entries[0]['id']}, pixel {tuple(int(v) for v in scan['pixel'])}, "
-          f"{rule.n_t} values of t -> {out}")
+    images = FigureImages.pick(bundle, paths.get("predictions"), paths.get("imagenet_images"),
+                               SelectionRule.of(rule), cfg.figures.target)
+    pixel = line_scan(build_method(factory, bundle, cfg.precision), bundle, images,
+                      pixel_rule=rule.pixel, n_t=rule.n_t, epsilon_std=rule.epsilon_std,
+                      seed=cfg.seed, batch_size=cfg.smoothgrad.batch_size,
+                      out=paths.get("line_scan"), device=device)
+    return (f"image {images.entries[0]['id']}, pixel {pixel}, {rule.n_t} values of t -> "
+            f"{paths.get('line_scan')}")
 
 
 if __name__ == "__main__":
-    stage_main(run)
+    stage_main("line_scan", run)

@@ -1,24 +1,17 @@
-"""Stage `report`: reports/README.md with every figure, its settings and the paper's claim."""
+"""Stage `report`: reports/README.md with every figure, its settings, the paper's claim and what
+was measured here."""
 
-from __future__ import annotations
-
-from pathlib import Path
-
-from omegaconf import DictConfig
-
-from smoothgrad.config import stage_main
-from smoothgrad.report import build_report, measurements, read_metrics
+from smoothgrad.outputs.figures.catalog import FIGURES
+from smoothgrad.outputs.report import write_report
+from smoothgrad.pipeline.runner import stage_main
 
 
-def run(cfg: DictConfig) -> None:
-    reports = Path(cfg.paths.reports)
-    metrics = {name: read_metrics(reports / "metrics" / name)
-               for name in ("imagenet_accuracy.json", "mnist.json")}
-    out = reports / "README.md"
-    measured = measurements(Path(cfg.paths.artifacts), cfg.figures.percentile)
-    out.write_text(build_report(cfg, reports / "figures", metrics, measured))
-    print(f"report: {len(list((reports / 'figures').glob('*.png')))} figures -> {out}")
+def run(cfg, paths) -> str:
+    out = write_report(paths, [(spec, spec.options(cfg)) for spec in FIGURES],
+                       profile_name=cfg.profile_name, seed=cfg.seed,
+                       metrics=("imagenet_accuracy", "mnist_accuracy"))
+    return f"{len(FIGURES)} figures -> {out}"
 
 
 if __name__ == "__main__":
-    stage_main(run)
+    stage_main("report", run)

@@ -1,30 +1,25 @@
 """Stage `sweep_samples` (Fig 4 data): SmoothGrad at every n of `smoothgrad.sample_counts`, as
 running means of one run of the largest n, in one file (changing the list replaces it)."""
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import numpy as np
-from omegaconf import DictConfig
-
-from smoothgrad.config import stage_main
-from smoothgrad.io import save_npz
-from smoothgrad.maps import samples_sweep, selected_inputs, setup_model, sweep_arrays
+from smoothgrad.compute.methods import build_method
+from smoothgrad.compute.sweeps import FigureImages, samples_sweep
+from smoothgrad.pipeline.builders import method_factories, model_on_device, smoothgrad_settings
+from smoothgrad.pipeline.runner import stage_main
+from smoothgrad.store.selection import SelectionRule
 
 
-def run(cfg: DictConfig) -> None:
-    bundle, device = setup_model(cfg)
-    entries, pixels, targets = selected_inputs(cfg, bundle, cfg.figures.fig4)
+def run(cfg, paths) -> str:
+    bundle, device = model_on_device(cfg)
+    factory = method_factories(cfg.methods)["gradient"]
+    images = FigureImages.pick(bundle, paths.get("predictions"), paths.get("imagenet_images"),
+                               SelectionRule.of(cfg.figures.fig4), cfg.figures.target)
     counts = sorted(int(v) for v in cfg.smoothgrad.sample_counts)
     level = float(cfg.smoothgrad.sweep_noise_level)
-    maps = samples_sweep(cfg, bundle, bundle.normalize(pixels).to(device), targets, counts, level)
-    out = Path(cfg.paths.artifacts) / "sweeps" / "samples.npz"
-    save_npz(out, **sweep_arrays(cfg, bundle, entries, pixels, maps, counts),
-             noise_level=np.array(level))
-    print(f"sweep_samples: {len(entries)} images x n in {counts} (noise {level:.0%}, one run "
-          f"of {counts[-1]}) -> {out}")
+    samples_sweep(build_method(factory, bundle, cfg.precision), smoothgrad_settings(cfg),
+                  bundle, images, counts, level, paths.get("samples_sweep"), device)
+    return (f"{len(images.entries)} images x n in {counts} (noise {level:.0%}, one run of "
+            f"{counts[-1]}) -> {paths.get('samples_sweep')}")
 
 
 if __name__ == "__main__":
-    stage_main(run)
+    stage_main("sweep_samples", run)

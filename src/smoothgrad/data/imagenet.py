@@ -13,12 +13,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from smoothgrad.models.imagenet_classes import IMAGENET_CLASSES
+from ..errors import ConfigError, DataError
+from ..models.imagenet_classes import IMAGENET_CLASSES
 
 _FIX = "re-run `make data` or check the file"
 
 
-class ImageReadError(ValueError):
+class ImageReadError(DataError, ValueError):
     """An image (or the metadata) that cannot be read; the message is one line with the fix."""
 
 
@@ -57,11 +58,11 @@ def label_to_index(label: str) -> int:
     label = label.strip()
     if label in _AMBIGUOUS_LABELS:
         names = ", ".join(f"{i} ({IMAGENET_CLASSES[i]})" for i in _AMBIGUOUS_LABELS[label])
-        raise ValueError(f"label {label!r} is ambiguous: it may mean class {names}")
+        raise ConfigError(f"label {label!r} is ambiguous: it may mean class {names}")
     for name in (label, *(part.strip() for part in label.split(","))):
         if name in table:
             return table[name]
-    raise ValueError(f"label {label!r} matches no ImageNet-1k class name")
+    raise ConfigError(f"label {label!r} matches no ImageNet-1k class name")
 
 
 def _parse_top5(raw: object) -> tuple[tuple[str, float], ...]:
@@ -94,7 +95,7 @@ def load_records(
         raise ImageReadError(f"cannot read metadata {metadata_path}: {reason}; {_FIX}") from None
     if n_images is not None:
         if not 1 <= n_images <= len(rows):
-            raise ValueError(
+            raise ConfigError(
                 f"imagenet.n_images={n_images} is out of range: choose 1..{len(rows)} or null (all)"
             )
         rows = rows[:n_images]

@@ -2,14 +2,16 @@
 figures and the gallery, so nothing is computed twice.
 
 Layout of a store folder (e.g. `artifacts/maps`):
-- `index.json`: {"model": name, "settings": {...}, "images": [entry, ...]} where each entry is
+- `index.json`: {"model": name, "settings": {...}, "methods": [...], "variants": [...],
+  "images": [entry, ...]}; `methods` and `variants` say which maps the store holds (readers
+  take them from here, never from a constant), and each image entry is
   {"id", "file", "label", "class_name", "label_index", "prediction_index", "prediction_name",
   "prediction_prob", "correct", "targets"}; `targets` is ["label"] or, where the top-1 is
   wrong, ["label", "prediction"].
-- `<id>.npz` (see `smoothgrad.io.save_npz`): "pixels" (C, H, W) float16 in [0, 1], the model's
+- `<id>.npz` (see `store.arrays.save_npz`): "pixels" (C, H, W) float16 in [0, 1], the model's
   input grid as shown; and one "<target>/<method>/<variant>" (C, H, W) float16 raw signed
-  attribution (model input space) per target in `targets`, method in METHODS, variant in
-  VARIANTS. "x image" maps are derived at display time as map * pixels.
+  attribution (model input space) per target in `targets` and method and
+  variant in the index's lists. "x image" maps are derived at display time as map * pixels.
 """
 
 from __future__ import annotations
@@ -20,10 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from .io import load_npz, save_npz, write_json
+from ..errors import DataError
+from .arrays import load_npz, save_npz, write_json
 
-METHODS = ("gradient", "integrated_gradients", "guided_backprop")
-VARIANTS = ("plain", "smoothgrad")
 TARGETS = ("label", "prediction")
 
 
@@ -52,5 +53,15 @@ def write_index(store: str | Path, index: dict[str, Any]) -> None:
 def read_index(store: str | Path) -> dict[str, Any]:
     path = Path(store) / "index.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no map store at {path.parent}; run `dvc repro maps` first")
+        raise DataError(f"no map store at {path.parent}; run `dvc repro maps` first")
     return json.loads(path.read_text())
+
+
+def require_methods(index: dict[str, Any], methods: set[str] | list[str] | tuple[str, ...],
+                    what: str) -> None:
+    """Refuse, in one line naming them, to draw `what` from a store that lacks `methods`."""
+    missing = [m for m in methods if m not in index["methods"]]
+    if missing:
+        raise DataError(f"{what} needs the {', '.join(missing)} map(s), but the map store holds "
+                        f"only {', '.join(index['methods'])}; add them to `methods` and rerun "
+                        "the maps stage")

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from smoothgrad.map_store import METHODS, VARIANTS, map_key, read_image_maps, read_index
-from smoothgrad.viz import abs_grayscale, rgb, times_input
+from ...errors import ConfigError, DataError
+from ...store.map_store import map_key, read_image_maps, read_index
+from ...viz import abs_grayscale, rgb, times_input
 
 MAPS_DIR = "maps"
 # The authors' published maps (`<id>_<name>.png`), keyed by our variant name.
@@ -48,19 +49,19 @@ def _rgb(pixels: np.ndarray) -> Image.Image:
     return Image.fromarray(np.round(rgb(pixels) * 255).astype(np.uint8), mode="RGB")
 
 
-def _write_image(store: Path, out_dir: Path, entry: dict[str, Any], reference_dir: Path,
-                 size: int, quality: int) -> dict[str, Any]:
+def _write_image(store: Path, index: dict[str, Any], out_dir: Path, entry: dict[str, Any],
+                 reference_dir: Path, size: int, quality: int) -> dict[str, Any]:
     """Thumbnails of one image, its maps and (where they exist) the authors' maps; its page row."""
     image_id = int(entry["id"])
     arrays = read_image_maps(store, image_id)
     pixels = arrays["pixels"]
     _save_webp(_rgb(pixels), out_dir / MAPS_DIR / str(image_id) / "image.webp", size, quality)
     for target in entry["targets"]:
-        for method in METHODS:
-            for variant in VARIANTS:
+        for method in index["methods"]:
+            for variant in index["variants"]:
                 key = map_key(target, method, variant)
                 if key not in arrays:
-                    raise KeyError(f"map store {store}: image {image_id} has no map {key!r}; "
+                    raise DataError(f"map store {store}: image {image_id} has no map {key!r}; "
                                    "re-run `dvc repro maps`")
                 attribution = arrays[key]
                 for times_image, values in ((False, attribution),
@@ -91,7 +92,7 @@ def _write_image(store: Path, out_dir: Path, entry: dict[str, Any], reference_di
 def render_page(data: dict[str, Any]) -> str:
     """The page template with `data` inlined as a JS object (`</` escaped so no label can end
     the script element early)."""
-    template = files("smoothgrad.gallery").joinpath("template.html").read_text(encoding="utf-8")
+    template = files(__package__).joinpath("template.html").read_text(encoding="utf-8")
     payload = json.dumps(data, sort_keys=True, ensure_ascii=False).replace("</", "<\\/")
     if template.count(_DATA_MARK) != 1:
         raise ValueError(f"template.html must contain {_DATA_MARK!r} exactly once")
@@ -106,17 +107,17 @@ def build_gallery(store: str | Path, out_dir: str | Path, reference_dir: str | P
     """
     store, out_dir, reference_dir = Path(store), Path(out_dir), Path(reference_dir)
     if not 0 <= confident_threshold <= 1:
-        raise ValueError(f"gallery.confident_threshold={confident_threshold} must be in [0, 1]")
+        raise ConfigError(f"gallery.confident_threshold={confident_threshold} must be in [0, 1]")
     index = read_index(store)
     shutil.rmtree(out_dir / MAPS_DIR, ignore_errors=True)
-    rows = [_write_image(store, out_dir, entry, reference_dir, thumbnail_size, quality)
+    rows = [_write_image(store, index, out_dir, entry, reference_dir, thumbnail_size, quality)
             for entry in sorted(index["images"], key=lambda e: int(e["id"]))]
     data = {
         "model": index["model"],
         "settings": index.get("settings", {}),
         "threshold": confident_threshold,
         "thumbnailSize": thumbnail_size,
-        "methods": list(METHODS),
+        "methods": index["methods"],
         "rows": rows,
     }
     page = out_dir / "index.html"

@@ -10,8 +10,8 @@ from typing import NamedTuple
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..map_store import map_key
-from ..viz import abs_grayscale, class_difference, rgb, times_input
+from ...store.map_store import map_key
+from ...viz import abs_grayscale, class_difference, rgb, times_input
 from .grid import draw_grid
 
 

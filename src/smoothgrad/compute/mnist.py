@@ -1,21 +1,39 @@
-"""Train and evaluate the MNIST net of Fig 8, on clean inputs or with Gaussian input noise."""
+"""The MNIST side of the pipeline (Fig 8): train the net on clean inputs and with Gaussian input
+noise, evaluate it, and store the gradient and SmoothGrad maps of one test digit per class."""
 
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig
 from torch import nn
 from tqdm import tqdm
 
-from .device import check_precision, precision_context
-from .models.mnist_cnn import MnistCNN
+from ..data.mnist import first_of_each_digit, load_mnist
+from ..device import check_precision, precision_context
+from ..models.mnist_cnn import MnistCNN, build_mnist_cnn
+from ..store.arrays import save_npz, write_json
+from .methods import MethodFactory, SmoothGradSettings, build_method
+
+MODELS = ("clean", "noisy")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How the two nets are trained (`mnist.train` in config)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    train_noise_level: float  # std of the input noise of the noise-trained net, [0, 1] range
+    subset: int | None = None  # first N training images; None = all 60k
 
 # Independent random streams drawn from one seed.
 _SHUFFLE, _NOISE = 0, 1
@@ -60,7 +78,7 @@ def _deterministic() -> Iterator[None]:
 
 
 def train_mnist(
-    cfg_train: DictConfig,
+    settings: TrainSettings,
     images: torch.Tensor,
     labels: torch.Tensor,
     *,
@@ -71,7 +89,7 @@ def train_mnist(
     progress: bool = True,
     desc: str = "mnist",
 ) -> nn.Module:
-    """Train `MnistCNN` with Adam (cfg_train: epochs, batch_size, lr, subset) on uint8 images.
+    """Train `MnistCNN` with Adam (epochs, batch_size, lr, subset of `settings`) on uint8 images.
 
     Deterministic for a given seed: the initial weights and dropout masks come from the global
     RNG seeded inside `fork_rng` (the caller's RNG state is untouched), the shuffling and the
@@ -82,19 +100,19 @@ def train_mnist(
     """
     check_precision(precision)
     device = torch.device(device)
-    if cfg_train.subset is not None:
-        images, labels = images[: cfg_train.subset], labels[: cfg_train.subset]
-    n, batch_size = len(images), int(cfg_train.batch_size)
+    if settings.subset is not None:
+        images, labels = images[: settings.subset], labels[: settings.subset]
+    n, batch_size = len(images), int(settings.batch_size)
     shuffle_gen, noise_gen = _generator(seed, _SHUFFLE), _generator(seed, _NOISE, device)
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), _deterministic():
         torch.manual_seed(seed)
         # channels_last: oneDNN's fastest convolution layout on the CPU (and fine on GPUs).
         net = MnistCNN().to(device, memory_format=torch.channels_last).train()
-        optimizer = torch.optim.Adam(net.parameters(), lr=float(cfg_train.lr))
-        bar = tqdm(total=cfg_train.epochs * n, unit="img", unit_scale=True, desc=desc,
+        optimizer = torch.optim.Adam(net.parameters(), lr=float(settings.lr))
+        bar = tqdm(total=settings.epochs * n, unit="img", unit_scale=True, desc=desc,
                    disable=not progress, dynamic_ncols=True)
-        for epoch in range(cfg_train.epochs):
+        for epoch in range(settings.epochs):
             order = torch.randperm(n, generator=shuffle_gen)
             for start in range(0, n, batch_size):
                 idx = order[start: start + batch_size]
@@ -143,3 +161,51 @@ def save_checkpoint(net: nn.Module, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(buf.getvalue())
+
+
+def train_models(settings: TrainSettings, data_dir: Path, checkpoints: dict[str, Path],
+                 metrics: Path, *, seed: int, device: torch.device, precision: str) -> str:
+    """Train the clean and the noise-trained net with the same seed, save both checkpoints
+    (keys of `MODELS` in `checkpoints`) and their clean test accuracy as a metric (no timings
+    there, so that the metric is deterministic). Returns the stage's summary line."""
+    train_images, train_labels = load_mnist(data_dir, "train")
+    test_images, test_labels = load_mnist(data_dir, "test")
+    accuracy: dict[str, dict[str, float]] = {}
+    start = time.perf_counter()
+    for name, noise_level in zip(MODELS, (0.0, settings.train_noise_level), strict=True):
+        net = train_mnist(settings, train_images, train_labels, noise_level=noise_level,
+                          seed=seed, device=device, precision=precision, desc=name)
+        save_checkpoint(net, checkpoints[name])
+        accuracy[name] = {"test_accuracy": evaluate(net, test_images, test_labels,
+                                                    device=device)}
+    accuracy["noisy"]["train_noise_level"] = settings.train_noise_level
+    write_json(metrics, accuracy)
+    return (f"clean {accuracy['clean']['test_accuracy']:.2%}, noisy "
+            f"(sigma={settings.train_noise_level}) {accuracy['noisy']['test_accuracy']:.2%} "
+            f"clean test accuracy; {settings.epochs} epochs x 2 models in "
+            f"{time.perf_counter() - start:.0f} s on {device} ({precision})")
+
+
+def digit_maps(gradient: MethodFactory, checkpoints: dict[str, Path], data_dir: Path,
+               smoothgrad: SmoothGradSettings, out: Path, *, device: torch.device,
+               precision: str) -> list[int]:
+    """Fig 8's arrays: for the first test image of each digit, the gradient and SmoothGrad of
+    the true digit's logit from each net. Writes `out` with `index`, `label`, `image`
+    (10, 28, 28) in [0, 1] and, per model in MODELS, `<model>/prediction` and
+    `<model>/{gradient,smoothgrad}` (10, 28, 28). Returns the test indices."""
+    images, labels = load_mnist(data_dir, "test")
+    index = first_of_each_digit(labels)
+    x, target = to_pixels(images[index]).to(device), labels[index].to(device)
+    arrays = {"index": np.array(index), "label": labels[index].numpy(),
+              "image": x[:, 0].cpu().numpy()}
+    for name in MODELS:
+        bundle = build_mnist_cnn(str(checkpoints[name])).to(device)
+        method = build_method(gradient, bundle, precision)
+        with torch.no_grad():
+            arrays[f"{name}/prediction"] = bundle.net(x).argmax(1).cpu().numpy()
+        arrays[f"{name}/gradient"] = method.attribute(x, target)[:, 0].cpu().numpy()
+        arrays[f"{name}/smoothgrad"] = (smoothgrad.around(method).attribute(x, target)[:, 0]
+                                        .cpu().numpy())
+    save_npz(out, **arrays, noise_level=np.array(smoothgrad.noise_level),
+             n_samples=np.array(smoothgrad.n_samples))
+    return index

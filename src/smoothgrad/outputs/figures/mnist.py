@@ -1,25 +1,19 @@
-"""Stage fig8: training with noise (MNIST). Per digit a 2x2 grid, rows {trained without, with
-noise} x columns {gradient, SmoothGrad}, each signed map capped symmetrically at the 99th
-percentile of its |values| on a diverging colour map (paper section 3's MNIST rule).
-
-Reads `<mnist.checkpoint_dir>/maps.npz` (stage mnist_maps); writes
-`<paths.reports>/figures/fig8_training_with_noise.{png,pdf}`.
+"""Fig 8 (MNIST, training with noise) drawn from the `mnist_maps` stage's arrays. Per digit a 2x2
+block, rows {trained without, with noise} x columns {gradient, SmoothGrad}, each signed map capped
+symmetrically at a percentile of its |values| on a diverging colour map (the paper's MNIST rule).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import product
-from pathlib import Path
 
-import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
-from omegaconf import DictConfig
+from matplotlib.figure import Figure
 
-from smoothgrad.config import stage_main
-from smoothgrad.figures.stages import write_figure
-from smoothgrad.io import load_npz
-from smoothgrad.viz import signed_diverging
+from ...viz import signed_diverging
 
 MODELS = {"clean": "trained\nwithout noise", "noisy": "trained\nwith noise"}
 METHODS = {"gradient": "gradient", "smoothgrad": "SmoothGrad"}
@@ -29,20 +23,21 @@ _BLOCK = {"left": 0.04, "right": 0.96, "bottom": 0.03, "top": 0.78, "wspace": 0.
 _BAR = (0.2, 0.15, 0.15, 0.7)  # colour bar box in its subfigure's coordinates
 
 
-def run(cfg: DictConfig) -> None:
-    maps = load_npz(Path(cfg.mnist.checkpoint_dir) / "maps.npz")
-    n, percentile = len(maps["label"]), cfg.figures.percentile
+def training_with_noise_figure(maps: Mapping[str, np.ndarray], *, percentile: float,
+                               title: str) -> Figure:
+    """`maps` as `compute.mnist.digit_maps` stores them."""
+    n = len(maps["label"])
     bands = -(-n // DIGITS_PER_ROW)
     # A fixed layout: constrained layout's solver gives last-digit differences in the PDF's
     # text positions from run to run. Labels outside the blocks are kept by the tight bbox.
-    fig = plt.figure(figsize=(2.2 * DIGITS_PER_ROW + 1.2, 2.6 * bands))
+    fig = Figure(figsize=(2.2 * DIGITS_PER_ROW + 1.2, 2.6 * bands))
     grid_fig, bar_fig = fig.subfigures(1, 2, width_ratios=[2.2 * DIGITS_PER_ROW, 1.2])
     blocks = grid_fig.subfigures(bands, DIGITS_PER_ROW, squeeze=False).ravel()
     for k, block in enumerate(blocks[:n]):
         label = int(maps["label"][k])
         wrong = [f"{m} net: {p}" for m in MODELS if (p := int(maps[f"{m}/prediction"][k])) != label]
-        title = f"digit {label} (test #{int(maps['index'][k])})"
-        block.suptitle(title + ("\npredicted " + ", ".join(wrong) if wrong else ""), fontsize=8,
+        head = f"digit {label} (test #{int(maps['index'][k])})"
+        block.suptitle(head + ("\npredicted " + ", ".join(wrong) if wrong else ""), fontsize=8,
                        y=0.97, va="top")
         axes = block.subplots(2, 2, gridspec_kw=_BLOCK)
         for (r, model), (c, method) in product(enumerate(MODELS), enumerate(METHODS)):
@@ -57,11 +52,5 @@ def run(cfg: DictConfig) -> None:
                 ax.set_ylabel(MODELS[model], fontsize=7)
     bar_fig.colorbar(ScalarMappable(Normalize(-1, 1), CMAP), cax=bar_fig.add_axes(_BAR),
                      label=f"map / {percentile}th percentile of |map|, capped")
-    fig.suptitle("Fig 8: training with noise (MNIST), gradient and SmoothGrad of the true digit "
-                 f"(σ = {cfg.smoothgrad.noise_level:g}, n = {cfg.smoothgrad.n_samples})",
-                 y=1.0, va="bottom")
-    write_figure(fig, cfg, "fig8_training_with_noise")
-
-
-if __name__ == "__main__":
-    stage_main(run)
+    fig.suptitle(title, y=1.0, va="bottom")
+    return fig

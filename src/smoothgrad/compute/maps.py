@@ -1,0 +1,82 @@
+"""The map store: every method's map of every image, computed once so that drawing a figure or
+the gallery never runs the model. Finished images are kept in a resume folder beside the store
+until the whole store is written, so an interrupted run loses at most the image in progress."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..attribution import Attribution, SmoothGrad
+from ..models import ModelBundle
+from ..store.map_store import map_key, write_image_maps, write_index
+from .inputs import Prediction, image_batch
+
+INDEX_KEYS = ("id", "file", "label", "class_name", "label_index", "prediction_index",
+              "prediction_name", "prediction_prob", "correct")
+
+
+def attribute_targets(method: Attribution | SmoothGrad, x: torch.Tensor,
+                      targets: Sequence[int]) -> np.ndarray:
+    """Maps of `x` (one row per target) as float32 numpy, (T, C, H, W)."""
+    target = torch.tensor(list(targets), device=x.device)
+    return method.attribute(x, target).detach().float().cpu().numpy()
+
+
+def resume_dir(store: Path, key: Mapping[str, Any], files: Iterable[Path]) -> Path:
+    """Where finished images wait until the store is assembled (DVC deletes the store itself
+    before a rerun). Named by a hash of `key` (settings, device, predictions) and the bytes of
+    `files` (the stage's code and its images), so a changed run starts over."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
+    for path in files:
+        digest.update(path.read_bytes())
+    return store.with_name(store.name + ".partial") / digest.hexdigest()[:16]
+
+
+def compute_map_store(methods: Mapping[tuple[str, str], Attribution | SmoothGrad],
+                      bundle: ModelBundle, predictions: Sequence[Prediction],
+                      images: Mapping[int, Path], store: Path, device: torch.device, *,
+                      settings: Mapping[str, Any], resume: Path) -> int:
+    """Write `store` (see `store.map_store`): each (method, variant) of `methods` for the label
+    and, where the top-1 is wrong, the prediction. Returns the number of maps written.
+
+    `settings` are recorded in the index beside the methods; `resume` is the resume folder
+    (`resume_dir`), removed with its stale siblings once the store is complete."""
+    for stale in (p for p in resume.parent.glob("*") if p != resume):
+        shutil.rmtree(stale)
+    done = {int(p.stem) for p in resume.glob("*.npz")}
+    if done:
+        print(f"maps: resuming, {len(done)} of {len(predictions)} images already in {resume}")
+    entries, n_maps = [], 0
+    for entry in tqdm(predictions, desc="maps", unit="img"):
+        targets = {"label": entry["label_index"]}
+        if not entry["correct"]:
+            targets["prediction"] = entry["prediction_index"]
+        if entry["id"] not in done:
+            pixels, x = image_batch(bundle, images[entry["id"]], len(targets), device)
+            maps: dict[str, np.ndarray] = {}
+            for (name, variant), method in methods.items():
+                result = attribute_targets(method, x, list(targets.values()))
+                for row, target in enumerate(targets):
+                    maps[map_key(target, name, variant)] = result[row]
+            write_image_maps(resume, entry["id"], pixels.numpy(), maps)
+        n_maps += len(targets) * len(methods)
+        entries.append({**{k: entry[k] for k in INDEX_KEYS}, "targets": list(targets)})
+    shutil.rmtree(store, ignore_errors=True)  # no image of an earlier run may linger
+    store.mkdir(parents=True)
+    for entry in entries:
+        (resume / f"{entry['id']}.npz").replace(store / f"{entry['id']}.npz")
+    names = list(dict.fromkeys(name for name, _ in methods))
+    variants = list(dict.fromkeys(variant for _, variant in methods))
+    write_index(store, {"model": bundle.name, "settings": dict(settings), "methods": names,
+                        "variants": variants, "images": entries})
+    shutil.rmtree(resume.parent)
+    return n_maps

@@ -1,0 +1,1 @@
+"""What a reader sees: the figures, the gallery and the report, drawn from stored arrays only."""

@@ -1,0 +1,93 @@
+"""Every stage of the pipeline, declared once: its script, the files it reads and writes (names
+from `store.paths`) and the config keys it reads. `dvc.yaml` is generated from here (with the
+code deps derived from each script's imports, `pipeline.deps`), and the stage runner uses the
+same specs to verify a stage's data and to hand it only its declared params."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..outputs.figures.catalog import FIGURES
+from ..store.paths import FIGURE_FORMATS, REPO_ROOT, figure_file
+from . import deps
+
+EXPERIMENTS = REPO_ROOT / "experiments"
+MODEL_RUN = ("model", "seed", "device", "precision")  # what every stage that runs a model reads
+SMOOTHGRAD_RUN = ("smoothgrad.noise_level", "smoothgrad.n_samples", "smoothgrad.aggregate",
+                  "smoothgrad.batch_size")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    script: str  # under experiments/
+    inputs: tuple[str, ...]  # `store.paths` names it reads (besides its code)
+    outs: tuple[str, ...]  # `store.paths` names it writes, cached by DVC
+    params: tuple[str, ...]  # config keys it reads (`paths.*` come with its deps and outs)
+    metrics: tuple[str, ...] = ()  # `store.paths` names of metrics files (in git, not cached)
+    uncached: tuple[str, ...] = ()  # outs kept in git, not DVC's cache
+    args: tuple[str, ...] = ()  # arguments of its script
+
+    @property
+    def script_path(self) -> Path:
+        return EXPERIMENTS / self.script
+
+    @property
+    def command(self) -> str:
+        return " ".join(["python", f"experiments/{self.script}", *self.args])
+
+    def code_files(self) -> list[Path]:
+        """The script and every `smoothgrad` file it runs (its import closure)."""
+        return deps.code_files(self.script_path)
+
+
+def _union(groups: Iterable[Iterable[str]]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(item for group in groups for item in group))
+
+
+def figure_stage(spec_name: str, inputs: tuple[str, ...], params: tuple[str, ...]) -> Stage:
+    return Stage(spec_name, "figure.py", inputs,
+                 tuple(figure_file(spec_name, fmt) for fmt in FIGURE_FORMATS), params,
+                 args=(spec_name,))
+
+
+COMPUTE = (
+    Stage("predict_imagenet", "predict_imagenet.py", ("imagenet_images", "imagenet_metadata"),
+          ("predictions",), ("model", "imagenet.n_images", "imagenet.batch_size", "device",
+                             "precision"),
+          metrics=("imagenet_accuracy",)),
+    Stage("train_mnist", "train_mnist.py", ("mnist_data",), ("mnist_clean", "mnist_noisy"),
+          ("mnist.train", "seed", "device", "precision"), metrics=("mnist_accuracy",)),
+    Stage("maps", "compute_maps.py", ("predictions", "imagenet_images"), ("map_store",),
+          (*MODEL_RUN, "methods", *SMOOTHGRAD_RUN, "smoothgrad.ig_steps")),
+    Stage("sweep_noise", "sweep_noise.py", ("predictions", "imagenet_images"), ("noise_sweep",),
+          (*MODEL_RUN, "methods.gradient", *SMOOTHGRAD_RUN, "smoothgrad.noise_levels",
+           "figures.target", "figures.fig3")),
+    Stage("sweep_samples", "sweep_samples.py", ("predictions", "imagenet_images"),
+          ("samples_sweep",),
+          (*MODEL_RUN, "methods.gradient", *SMOOTHGRAD_RUN, "smoothgrad.sample_counts",
+           "smoothgrad.sweep_noise_level", "figures.target", "figures.fig4")),
+    Stage("line_scan", "line_scan.py", ("predictions", "imagenet_images"), ("line_scan",),
+          (*MODEL_RUN, "methods.gradient", "smoothgrad.batch_size", "figures.target",
+           "figures.fig2")),
+    Stage("two_objects", "two_objects.py", ("two_object_photos",), ("two_objects",),
+          (*MODEL_RUN, "methods", *SMOOTHGRAD_RUN, "figures.fig6")),
+    Stage("mnist_maps", "mnist_maps.py", ("mnist_data", "mnist_clean", "mnist_noisy"),
+          ("mnist_maps",), ("seed", "device", "precision", "methods.gradient",
+                            "smoothgrad.noise_level",
+                            "smoothgrad.n_samples", "smoothgrad.batch_size")),
+)
+FIGURE_STAGES = tuple(figure_stage(spec.name, spec.inputs, spec.params) for spec in FIGURES)
+REPORT = Stage(
+    "report", "report.py",
+    _union([*(s.inputs for s in FIGURE_STAGES),
+            [figure_file(spec.name, "png") for spec in FIGURES],
+            ("imagenet_accuracy", "mnist_accuracy")]),
+    (), ("profile_name", "seed", *_union(spec.params for spec in FIGURES)),
+    uncached=("report",))
+GALLERY = Stage("gallery", "gallery.py", ("map_store", "reference_maps"),
+                ("gallery_page", "gallery_maps"), ("gallery",))
+
+STAGES: dict[str, Stage] = {s.name: s for s in (*COMPUTE, GALLERY, *FIGURE_STAGES, REPORT)}
