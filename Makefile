@@ -35,4 +35,4 @@ test-all: venv lint
 # CI's determinism check: smoke pipeline in a clean clone, then `dvc repro` (nothing may run) and
 # `dvc repro --force` (byte-identical outputs). SMOKE_FLAGS=--worktree checks uncommitted files too.
 smoke-check: venv
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m smoothgrad.reproducibility --repo . $(SMOKE_FLAGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python .ci/smoke_check.py --repo . $(SMOKE_FLAGS)

@@ -1,8 +1,8 @@
 """CI's determinism check: the smoke pipeline in a clean checkout (`dvc exp run -S profile=smoke`),
-then `dvc repro` again (nothing may run, `dvc.lock` must not change), then `dvc repro -f`
-(every output byte-identical).
+then `dvc status --json` (DVC must name no changed stage), `dvc repro` again (`dvc.lock` and every
+output unchanged), then `dvc repro -f` (every output byte-identical).
 
-    python -m smoothgrad.reproducibility [--repo .] [--workdir DIR] [--worktree] [--keep]
+    python .ci/smoke_check.py [--repo .] [--workdir DIR] [--worktree] [--keep] [overrides...]
 
 `--worktree` also copies uncommitted (tracked or untracked, not ignored) files over the clone,
 to check a change before committing it. The parent's virtual environment is reused via PATH and
@@ -12,6 +12,7 @@ PYTHONPATH (the clone's `src/` first). Exit code 1 with one line per difference 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from .data.manifest import sha256_file
+from smoothgrad.data.manifest import sha256_file
 
 
 def sha256_tree(paths: Iterable[Path], root: Path) -> dict[str, str]:
@@ -55,17 +56,12 @@ def differences(before: Mapping[str, str], after: Mapping[str, str]) -> list[str
     return lines
 
 
-def ran_stages(dvc_output: str) -> list[str]:
-    """Names of the stages a `dvc repro` log says it ran."""
-    prefix = "Running stage '"
-    return [line.split("'")[1] for line in dvc_output.splitlines() if line.startswith(prefix)]
-
-
-def _run(cmd: list[str], cwd: Path, env: Mapping[str, str]) -> str:
+def _run(cmd: list[str], cwd: Path, env: Mapping[str, str], echo: bool = True) -> str:
     print(f"$ {' '.join(cmd)}", flush=True)
     proc = subprocess.run(cmd, cwd=cwd, env=dict(env), text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT)
-    print(proc.stdout, end="", flush=True)
+                          stderr=None if not echo else subprocess.STDOUT)
+    if echo or proc.returncode:
+        print(proc.stdout, end="", flush=True)
     if proc.returncode:
         raise RuntimeError(f"`{' '.join(cmd)}` failed with exit code {proc.returncode}")
     return proc.stdout
@@ -102,8 +98,10 @@ def smoke_check(repo: Path, workdir: Path, worktree: bool,
     _run(["dvc", "exp", "run", *(arg for o in overrides for arg in ("-S", o))], clone, env)
     print(f"smoke pipeline: {time.monotonic() - start:.0f} s", flush=True)
     first = sha256_tree(lock_outputs(clone), clone)
-    problems = [f"ran again although nothing changed: {stage}"
-                for stage in ran_stages(_run(["dvc", "repro"], clone, env))]
+    status = json.loads(_run(["dvc", "status", "--json"], clone, env, echo=False) or "{}")
+    problems = [f"changed although nothing was edited: {name} {status[name]}"
+                for name in sorted(status)]
+    _run(["dvc", "repro"], clone, env)
     problems += differences(first, sha256_tree(lock_outputs(clone), clone))
     _run(["dvc", "repro", "--force"], clone, env)
     problems += [f"after `dvc repro --force`: {line}"

@@ -6,7 +6,15 @@ import sys
 from smoothgrad.outputs.figures.catalog import BY_NAME, write_figure
 from smoothgrad.pipeline.runner import stage_main
 
+
+def figure_run(name: str):
+    """The stage function of figure `name`."""
+    spec = BY_NAME[name]
+
+    def run(cfg, paths) -> str:
+        return "wrote " + ", ".join(str(p) for p in write_figure(spec, paths, spec.options(cfg)))
+    return run
+
+
 if __name__ == "__main__":
-    spec = BY_NAME[sys.argv[1]]
-    stage_main(spec.name, lambda cfg, paths: "wrote " + ", ".join(
-        str(p) for p in write_figure(spec, paths, spec.options(cfg))), sys.argv[2:])
+    stage_main(sys.argv[1], figure_run(sys.argv[1]), sys.argv[2:])

@@ -83,16 +83,6 @@ def test_the_planned_shape_validates(params: dict[str, Any]) -> None:
     validate_config(cfg)
 
 
-def test_the_old_shape_validates_until_its_keys_are_gone(params: dict[str, Any]) -> None:
-    """Delete with schema.py's LEGACY block."""
-    cfg = copy.deepcopy(params)
-    for section, keys in LEGACY.items():
-        cfg[section].update(copy.deepcopy(keys))
-    for node in cfg["methods"].values():
-        node.pop("_partial_", None)
-    validate_config(cfg)
-
-
 def test_ints_pass_where_floats_are_expected_and_pixel_takes_row_col(params: dict) -> None:
     cfg = with_value(params, ["smoothgrad", "noise_level"], 0)
     validate_config(with_value(cfg, ["figures", "fig2", "pixel"], [3, 4]))

@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from ..errors import ConfigError
 from ..store.paths import REPO_ROOT
+from .schema import validate_config
 
 CONF_DIR = REPO_ROOT / "conf"
 PARAMS_FILE = REPO_ROOT / "params.yaml"
@@ -27,13 +28,15 @@ _ABSENT = object()
 
 
 def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
-    """Compose `conf/` with Hydra overrides (resolved, as DVC's Hydra composition does)."""
+    """Compose `conf/` with Hydra overrides (resolved, as DVC's Hydra composition does), and
+    validate the result against the schema."""
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
             cfg = compose(config_name="config", overrides=list(overrides))
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as err:
         raise ConfigError(f"config: {_first_line(err)}") from None
+    validate_config(cfg)
     return cfg
 
 
@@ -66,6 +69,13 @@ def apply_overrides(cfg: DictConfig, overrides: Iterable[str]) -> DictConfig:
     cfg = cfg.copy()
     packages = _group_packages()
     for override in overrides:
+        if override.startswith("~"):  # Hydra's deletion, e.g. ~methods.integrated_gradients
+            parent, _, leaf = override[1:].rpartition(".")
+            node = OmegaConf.select(cfg, parent) if parent else cfg
+            if node is None or leaf not in node:
+                raise ConfigError(f"config: cannot delete {override[1:]!r}: no such key")
+            del node[leaf]
+            continue
         key, sep, value = override.partition("=")
         key = key.lstrip("+")
         if not sep or not key:
@@ -88,11 +98,14 @@ def apply_overrides(cfg: DictConfig, overrides: Iterable[str]) -> DictConfig:
 
 
 def load_config(overrides: Sequence[str] = (), params_file: Path = PARAMS_FILE) -> DictConfig:
-    """The stage's config: `params.yaml` (what DVC tracks) with `overrides` applied on top."""
+    """The stage's config: `params.yaml` (what DVC tracks) with `overrides` applied on top,
+    validated against the schema."""
     if not params_file.is_file():
         raise ConfigError(f"config: {params_file} is missing; run `python -m "
                           "smoothgrad.pipeline.config` to write it from conf/")
-    return apply_overrides(OmegaConf.load(params_file), overrides)
+    cfg = apply_overrides(OmegaConf.load(params_file), overrides)
+    validate_config(cfg)
+    return cfg
 
 
 def restrict(cfg: DictConfig, keys: Iterable[str], stage: str) -> DictConfig:

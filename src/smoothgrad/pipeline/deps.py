@@ -9,9 +9,10 @@ files such as the gallery's template) of every package whose modules are importe
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from ..store.paths import REPO_ROOT
 
@@ -110,8 +111,21 @@ def _tree_files(folder: Path) -> list[Path]:
             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
 
 
-def covered(dep_paths: Iterable[str], files: Iterable[Path], root: Path = REPO_ROOT) -> list[Path]:
+def uncovered(dep_paths: Iterable[str], files: Iterable[Path],
+              root: Path = REPO_ROOT) -> list[Path]:
     """The `files` that no dep (file or folder, repository-relative) covers."""
     deps = [(root / d).resolve() for d in dep_paths]
-    return sorted(f for f in files
-                  if not any(f == d or f.is_relative_to(d) for d in deps))
+    return sorted(f for f in files if not any(f == d or f.is_relative_to(d) for d in deps))
+
+
+def missing_deps(dvc_yaml: Mapping[str, Any], root: Path = REPO_ROOT) -> dict[str, list[str]]:
+    """Per stage of a parsed `dvc.yaml`, the files its script runs that its deps do not list
+    (empty when the pipeline is sound). Independent of the generator, so it also checks a
+    hand-edited `dvc.yaml`."""
+    found = {}
+    for name, stage in dvc_yaml["stages"].items():
+        script = next(root / word for word in stage["cmd"].split() if word.endswith(".py"))
+        missing = uncovered(stage.get("deps", []), code_files(script), root)
+        if missing:
+            found[name] = [p.relative_to(root).as_posix() for p in missing]
+    return found

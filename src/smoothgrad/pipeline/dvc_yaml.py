@@ -28,7 +28,7 @@ def stage_entry(stage: Stage) -> dict[str, Any]:
     """One stage of `dvc.yaml`."""
     entry: dict[str, Any] = {
         "cmd": stage.command,
-        "deps": [*(dvc_template(name) for name in stage.inputs),
+        "deps": [*(dvc_template(name) for name in stage.inputs), *stage.files,
                  *deps.compact(stage.code_files())],
     }
     if stage.params:

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from ..data.manifest import verify_inputs
 from ..errors import ConfigError, UserError
 from ..store.paths import REPO_ROOT, Paths
-from .config import load_config, restrict
+from .config import PARAMS_FILE, load_config, restrict
 
 StageRun = Callable[[DictConfig, Paths], str]
 DATA_PREFIX = "${paths.data}/"
@@ -30,11 +30,12 @@ def declared(name: str, dvc_yaml: Path = REPO_ROOT / "dvc.yaml") -> dict:
     return yaml.safe_load(dvc_yaml.read_text())["stages"][name]
 
 
-def run_stage(name: str, run: StageRun, overrides: Sequence[str] = ()) -> str:
+def run_stage(name: str, run: StageRun, overrides: Sequence[str] = (),
+              params_file: Path = PARAMS_FILE) -> str:
     """Run stage `name` with its declared params, after verifying the raw data it reads;
     returns its summary line."""
     stage = declared(name)
-    cfg = load_config(overrides)
+    cfg = load_config(overrides, params_file)
     paths = Paths.from_config(cfg.paths)
     verify_inputs([paths.data / dep.removeprefix(DATA_PREFIX) for dep in stage["deps"]
                    if dep.startswith(DATA_PREFIX)], paths.data)

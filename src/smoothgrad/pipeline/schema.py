@@ -91,10 +91,11 @@ class Target(Node):
 
 
 class Method(Node):
-    """An attribution method without settings (gradient, guided_backprop)."""
+    """An attribution method without settings (gradient, guided_backprop); a partial that
+    `compute.methods.build_method` completes with the model."""
     group: ClassVar[str] = "method"
     target: str = Field(alias="_target_")
-    partial: bool = Field(False, alias="_partial_")
+    partial: Literal[True] = Field(alias="_partial_")
 
 
 class IntegratedGradientsMethod(Method):
@@ -156,28 +157,6 @@ class Gallery(Node):
     confident_threshold: Annotated[float, _within(0, 1)]
 
 
-# --- LEGACY (issue 13): keys on their way out (paths will derive from `paths.*`); optional so
-# --- that both shapes validate. Once conf/ has none of them, delete from here to END LEGACY.
-class _LegacyImagenet(Imagenet):
-    images_dir: str | None = None
-    metadata: str | None = None
-    reference_maps_dir: str | None = None
-    two_objects_dir: str | None = None
-
-
-class _LegacyMnist(Mnist):
-    model: Target | None = None
-    data_dir: str | None = None
-    checkpoint_dir: str | None = None
-
-
-class _LegacyGallery(Gallery):
-    maps_dir: str | None = None
-    out_dir: str | None = None
-
-
-Imagenet, Mnist, Gallery = _LegacyImagenet, _LegacyMnist, _LegacyGallery  # type: ignore[misc]
-# --- END LEGACY
 
 
 class Rule(Node):

@@ -6,7 +6,7 @@ same specs to verify a stage's data and to hand it only its declared params."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..outputs.figures.catalog import FIGURES
@@ -29,6 +29,7 @@ class Stage:
     metrics: tuple[str, ...] = ()  # `store.paths` names of metrics files (in git, not cached)
     uncached: tuple[str, ...] = ()  # outs kept in git, not DVC's cache
     args: tuple[str, ...] = ()  # arguments of its script
+    files: tuple[str, ...] = ()  # other repository files it reads
 
     @property
     def script_path(self) -> Path:
@@ -90,4 +91,10 @@ REPORT = Stage(
 GALLERY = Stage("gallery", "gallery.py", ("map_store", "reference_maps"),
                 ("gallery_page", "gallery_maps"), ("gallery",))
 
-STAGES: dict[str, Stage] = {s.name: s for s in (*COMPUTE, GALLERY, *FIGURE_STAGES, REPORT)}
+# The pipeline's first step: the whole config validated before any stage runs (and deletes its
+# outputs); every other stage depends on its constant stamp, so only a config error stops them.
+CHECK_CONFIG = Stage("check_config", "check_config.py", (), ("config_check",), (),
+                     files=("params.yaml",))
+STAGES: dict[str, Stage] = {CHECK_CONFIG.name: CHECK_CONFIG, **{
+    s.name: replace(s, inputs=("config_check", *s.inputs))
+    for s in (*COMPUTE, GALLERY, *FIGURE_STAGES, REPORT)}}

@@ -25,6 +25,7 @@ FILES: dict[str, tuple[str, str]] = {
     "two_object_photos": ("data", "two-objects"),
     "mnist_data": ("data", "mnist"),
     # intermediate arrays (DVC-cached)
+    "config_check": ("artifacts", "config_checked.txt"),
     "predictions": ("artifacts", "imagenet/predictions.json"),
     "map_store": ("artifacts", "maps"),
     "noise_sweep": ("artifacts", "sweeps/noise.npz"),

@@ -81,9 +81,11 @@ def _store_target(entry: Mapping[str, Any], target: str) -> str:
     return "prediction" if target == "prediction" and "prediction" in entry["targets"] else "label"
 
 
-def _smoothgrad_words(s: Mapping[str, Any]) -> str:
-    return (f"SmoothGrad n = {s['n_samples']} at noise {s['noise_level']:.0%}; IG "
-            f"{s['ig_steps']} steps, {s['ig_baseline']} baseline")
+def _words(s: Mapping[str, Any]) -> dict[str, str]:
+    """The map store's settings in words."""
+    return {"smooth": f"SmoothGrad n = {s['n_samples']} at noise {s['noise_level']:.0%}",
+            "ig": f"IG {s['ig_steps']} steps, {s['ig_baseline']} baseline",
+            "ig_steps": s["smoothgrad_ig_steps"]}
 
 
 def _store_figure(columns: Sequence[Column], what: str,
@@ -108,8 +110,8 @@ def _store_figure(columns: Sequence[Column], what: str,
 def _describe_store(words: str) -> Callable[..., str]:
     def describe(paths: Paths, *, rule: SelectionRule, target: str, percentile: float) -> str:
         s = read_index(paths.get("map_store"))["settings"]
-        return words.format(smooth=_smoothgrad_words(s), ig_steps=s["smoothgrad_ig_steps"],
-                            display=_display(target, percentile), rule=rule.describe())
+        return words.format(**_words(s), display=_display(target, percentile),
+                            rule=rule.describe())
     return describe
 
 
@@ -128,8 +130,8 @@ def _store_speckle(paths: Paths, **_: Any) -> str:
                       for (m, v), r in share.items())
     smoother = [m for m in methods if share[m, "smoothgrad"] < share[m, "plain"]]
     return (f"{SPECKLE} over all {len(index['images'])} stored images (label class): {table}. "
-            f"SmoothGrad less speckled than the plain method: {yes(len(smoother) == len(methods))}"
-            f" (for {', '.join(smoother) or 'none'}).")
+            f"SmoothGrad less speckled than the vanilla gradient: {yes('gradient' in smoother)}; "
+            f"than every plain method: {yes(len(smoother) == len(methods))}.")
 
 
 # --- Figs 3, 4: sweeps ------------------------------------------------------------------------
@@ -319,7 +321,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         "uniform; Guided BackProp is the sharpest but fails on uniform backgrounds.",
         ("map_store",), (*_STORE_PARAMS, "figures.fig5"), _rule_options("fig5"),
         _store_figure(FIG5_COLUMNS, "Fig 5: methods compared"),
-        _describe_store("{smooth} (on the gradient); plain and × image; {display}; {rule}."),
+        _describe_store("{smooth} (on the gradient); {ig}; plain and × image; {display}; "
+                        "{rule}."),
         _store_speckle, methods=("gradient", "integrated_gradients", "guided_backprop")),
     FigureSpec(
         "fig6_discriminativity", "Fig 6: discriminativity",
@@ -332,7 +335,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "SmoothGrad also sharpens Integrated Gradients and Guided BackProp.",
         ("map_store",), (*_STORE_PARAMS, "figures.fig7"), _rule_options("fig7"),
         _store_figure(FIG7_COLUMNS, "Fig 7: SmoothGrad on other methods"),
-        _describe_store("{smooth}; SmoothGrad(IG) uses {ig_steps} IG steps per noisy sample; "
+        _describe_store("{smooth}; {ig}; SmoothGrad(IG) uses {ig_steps} IG steps per noisy sample; "
                         "{display}; {rule}."),
         _store_speckle, methods=("integrated_gradients", "guided_backprop")),
     FigureSpec(
