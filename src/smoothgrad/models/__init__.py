@@ -7,9 +7,10 @@ from collections.abc import Callable
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from ..errors import ConfigError, WeightsUnavailableError
 from .bundle import ModelBundle
 from .efficientnet_lite import build_efficientnet_lite0
-from .inception import WeightsUnavailableError, build_inception_v3
+from .inception import build_inception_v3
 from .mnist_cnn import MnistCNN, build_mnist_cnn
 
 BUILDERS: dict[str, Callable[..., ModelBundle]] = {
@@ -22,7 +23,7 @@ BUILDERS: dict[str, Callable[..., ModelBundle]] = {
 def build_model(name: str, **kwargs) -> ModelBundle:
     """Build a model by name (efficientnet_lite0 | inception_v3 | mnist_cnn)."""
     if name not in BUILDERS:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(BUILDERS)}")
+        raise ConfigError(f"unknown model {name!r}; choose one of {sorted(BUILDERS)}")
     return BUILDERS[name](**kwargs)
 
 

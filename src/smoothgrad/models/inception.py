@@ -7,14 +7,11 @@ from pathlib import Path
 import torch
 from torchvision.models import Inception_V3_Weights, inception_v3
 
+from ..errors import WeightsUnavailableError
 from .bundle import ModelBundle
 from .imagenet_classes import IMAGENET_CLASSES
 
 WEIGHTS = Inception_V3_Weights.IMAGENET1K_V1
-
-
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights could neither be loaded from a file nor downloaded."""
 
 
 def _load_state_dict(weights_path: str | None) -> dict[str, torch.Tensor]:

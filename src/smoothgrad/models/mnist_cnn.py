@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import DataError
 from .bundle import ModelBundle
 
 
@@ -34,7 +35,7 @@ def build_mnist_cnn(weights_path: str | None = None) -> ModelBundle:
     if weights_path is not None:
         path = Path(weights_path)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise DataError(
                 f"MNIST checkpoint {path} does not exist; run `dvc repro train_mnist` first"
             )
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
