@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# Fetch + verify, then record the verified files in DVC's cache so `dvc status` is clean.
+# Fetch + verify; a corrupt file is fetched again (bad copy to .smoothgrad-quarantine/). Then
+# record the verified files in DVC's cache so `dvc status` is clean.
 data: venv
 	$(BIN)/python -m smoothgrad.data.fetch
 	$(BIN)/dvc commit --force --quiet data.dvc

@@ -1,4 +1,5 @@
-"""The fetch step: verified files, one-line errors, no corrupt or partial file left in data/."""
+"""The fetch step: verified files, repairs, one-line errors, no corrupt or partial file left in
+data/."""
 
 from __future__ import annotations
 
@@ -75,21 +76,61 @@ def test_fetch_from_mirror_then_verify(tmp_path: Path, mirror: tuple[Path, Path]
     assert fetch(data, None, manifest, verify_only=True) == FetchSummary(verified=4, fetched=0)
 
 
-def test_corrupt_file_is_a_one_line_error(tmp_path: Path, mirror: tuple[Path, Path]) -> None:
+def test_verify_only_reports_a_corrupt_file_in_one_line(
+    tmp_path: Path, mirror: tuple[Path, Path]
+) -> None:
     root, manifest = mirror
     data = tmp_path / "data"
     fetch(data, root, manifest)
     target = data / "sub/b.bin"
     target.write_bytes(b"\xff" + NESTED[1:])
     with pytest.raises(DataError) as err:
+        fetch(data, root, manifest, verify_only=True)
+    assert str(err.value) == (
+        f"{target}: sha256 mismatch (expected {_sha(NESTED)}, got {_sha(target.read_bytes())}); "
+        "run `make data` to repair it"
+    )
+    assert target.read_bytes()[0] == 0xFF  # only checked
+
+
+def test_fetch_repairs_corrupt_and_missing_files(
+    tmp_path: Path, mirror: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bad copy goes to .smoothgrad-quarantine/ next to data/ (DVC tracks all of data/)."""
+    root, manifest = mirror
+    data = tmp_path / "data"
+    fetch(data, root, manifest)
+    capsys.readouterr()
+    bad = b"\xff" + NESTED[1:]
+    (data / "sub/b.bin").write_bytes(bad)
+    (data / "mnist/c-ubyte").unlink()
+    summary = fetch(data, root, manifest)
+    assert summary == FetchSummary(verified=2, fetched=1, repaired=("sub/b.bin",))
+    assert str(summary) == "data: 2 verified, 1 fetched, 1 repaired"
+    assert (data / "sub/b.bin").read_bytes() == NESTED
+    assert (data / "mnist/c-ubyte").read_bytes() == MNIST_LIKE
+    (moved,) = (tmp_path / ".smoothgrad-quarantine").glob("*/sub/b.bin")
+    assert moved.read_bytes() == bad
+    assert _files(data) == ["a.txt", "mnist/c-ubyte", "only-here.txt", "sub/b.bin"]
+    assert capsys.readouterr().out == (
+        f"repaired {data / 'sub/b.bin'}: sha256 mismatch (expected {_sha(NESTED)}, got "
+        f"{_sha(bad)}); fetched again, the bad copy is in {moved}\n"
+    )
+
+
+def test_failed_repair_keeps_the_bad_copy_in_place(
+    tmp_path: Path, mirror: tuple[Path, Path]
+) -> None:
+    """A repair whose source is bad too changes nothing, so the bad file is still reported."""
+    root, manifest = mirror
+    data = tmp_path / "data"
+    fetch(data, root, manifest)
+    (data / "a.txt").write_bytes(b"bad")
+    (root / "a.txt").write_bytes(b"also bad")
+    with pytest.raises(DataError, match=r"^a.txt: sha256 mismatch in "):
         fetch(data, root, manifest)
-    message = str(err.value)
-    assert "\n" not in message
-    assert str(target) in message
-    assert f"expected {_sha(NESTED)}" in message
-    assert f"got {_sha(target.read_bytes())}" in message
-    assert "make data" in message
-    assert target.read_bytes()[0] == 0xFF  # reported, not silently replaced
+    assert (data / "a.txt").read_bytes() == b"bad"
+    assert not (tmp_path / ".smoothgrad-quarantine").exists()
 
 
 def test_deleted_file_is_fetched_again(tmp_path: Path, mirror: tuple[Path, Path]) -> None:
@@ -240,12 +281,17 @@ def test_cli_corrupt_byte_exit_code_and_one_line(tmp_path: Path, mirror: tuple[P
     target.write_bytes(b"Q" + PLAIN[1:])
     cmd = [sys.executable, "-m", "smoothgrad.data.fetch", "--data-dir", str(data)]
     cmd += ["--manifest", str(manifest), "--mirror", str(root)]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    result = subprocess.run([*cmd, "--verify-only"], capture_output=True, text=True, check=False)
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"error: {target}: sha256 mismatch (expected {_sha(PLAIN)}")
     assert "Traceback" not in result.stderr
+    repair = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert repair.returncode == 0, repair.stderr
+    assert repair.stdout.startswith(f"repaired {target}: sha256 mismatch")
+    assert repair.stdout.endswith("\ndata: 3 verified, 0 fetched, 1 repaired\n")
+    assert target.read_bytes() == PLAIN
 
 
 # --- the real inputs --------------------------------------------------------------------------
@@ -280,9 +326,18 @@ def real_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @needs_mirror
+def _recorded_data() -> dict:
+    """What DVC recorded for data/: in data.dvc, or in dvc.lock once a `data` stage owns it."""
+    if (REPO / "data.dvc").exists():
+        (out,) = yaml.safe_load((REPO / "data.dvc").read_text())["outs"]
+    else:
+        (out,) = yaml.safe_load((REPO / "dvc.lock").read_text())["stages"]["data"]["outs"]
+    return out
+
+
 def test_fresh_fetch_matches_data_dvc(real_data: Path) -> None:
     """`dvc status` is clean right after a fresh fetch: same files, same DVC directory hash."""
-    (out,) = yaml.safe_load((REPO / "data.dvc").read_text())["outs"]
+    out = _recorded_data()
     assert out["path"] == "data"
     assert out["nfiles"] == len(_files(real_data))
     assert out["size"] == sum(p.stat().st_size for p in real_data.rglob("*") if p.is_file())
@@ -291,16 +346,21 @@ def test_fresh_fetch_matches_data_dvc(real_data: Path) -> None:
 
 @needs_mirror
 def test_cli_acceptance_on_real_data(real_data: Path) -> None:
-    """Acceptance: a corrupted byte gives the one-line error; a deleted file comes back."""
+    """Acceptance: a corrupted byte gives the one-line error and is repaired; a deleted file
+    comes back."""
     target = real_data / "pair-saliency/images/7.png"
     original = target.read_bytes()
     target.write_bytes(original[:100] + bytes([original[100] ^ 1]) + original[101:])
     env = {**os.environ, "SMOOTHGRAD_DATA_MIRROR": str(REAL_MIRROR)}
     cmd = [sys.executable, "-m", "smoothgrad.data.fetch", "--data-dir", str(real_data)]
-    bad = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    bad = subprocess.run([*cmd, "--verify-only"], capture_output=True, text=True, check=False)
     assert bad.returncode == 1
     assert bad.stderr.count("\n") == 1
     assert f"{target}: sha256 mismatch (expected {_sha(original)}" in bad.stderr
+    repaired = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    assert repaired.returncode == 0, repaired.stderr
+    assert repaired.stdout.endswith("data: 613 verified, 0 fetched, 1 repaired\n")
+    assert target.read_bytes() == original
     target.unlink()
     good = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     assert good.returncode == 0, good.stderr
@@ -322,7 +382,7 @@ def test_cli_os_error_is_one_line(
 
 
 def test_extra_files_are_reported(tmp_path: Path, mirror: tuple[Path, Path]) -> None:
-    """A stray file in data/ would silently change data.dvc's hash: it is named, not deleted."""
+    """A stray file in data/ would silently change DVC's hash of data/: it is named, not deleted."""
     root, manifest = mirror
     data = tmp_path / "data"
     fetch(data, root, manifest)
@@ -338,7 +398,7 @@ def test_extra_files_are_reported(tmp_path: Path, mirror: tuple[Path, Path]) -> 
     assert result.returncode == 0
     assert result.stdout == "data: 4 verified, 0 fetched\n"
     assert result.stderr == (
-        f"warning: {data / 'sub/notes.txt'} is not in the manifest; data.dvc tracks all of "
+        f"warning: {data / 'sub/notes.txt'} is not in the manifest; DVC tracks all of "
         "data/, so `dvc status` shows it changed: remove it\n"
     )
     assert (data / "sub/notes.txt").exists()

@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from smoothgrad.data.mnist import first_of_each_digit, load_mnist
+from smoothgrad.errors import DataError
 from smoothgrad.mnist_training import (
     add_training_noise,
     evaluate,
@@ -58,12 +59,21 @@ def test_load_mnist_rejects_bad_magic(tmp_path: Path) -> None:
     _write_idx(tmp_path / "train-images-idx3-ubyte", 0x803, np.zeros((2, 28, 28)))
     # A gzipped labels file left undecompressed: its magic is 1f 8b 08 ...
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(b"\x1f\x8b\x08\x00" + bytes(8))
-    with pytest.raises(ValueError, match="bad IDX magic number 0x1f8b0800, expected 0x00000801"):
+    with pytest.raises(DataError, match="bad IDX magic number 0x1f8b0800, expected 0x00000801"):
         load_mnist(tmp_path, "train")
 
 
+def test_load_mnist_rejects_a_truncated_file(tmp_path: Path) -> None:
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte", 0x803, np.zeros((2, 28, 28)))
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte", 0x801, np.zeros(2))
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(DataError, match=r"shape \(2, 28, 28\) but holds 84 values; run"):
+        load_mnist(tmp_path, "test")
+
+
 def test_load_mnist_missing_file_says_how_to_fetch(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="make data"):
+    with pytest.raises(DataError, match="train-images-idx3-ubyte: missing; run `make data`"):
         load_mnist(tmp_path, "train")
 
 

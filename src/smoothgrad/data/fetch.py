@@ -2,10 +2,12 @@
 
     python -m smoothgrad.data.fetch [--data-dir data] [--mirror PATH] [--verify-only]
 
-Files already in `data/` are verified, not fetched again; a missing one is fetched. A fetched
-file is written to a temporary name next to its target, checked, and only then renamed, so an
-interrupted or wrong download never leaves a corrupt file in `data/`. Problems end the run with
-one line on stderr (file, expected and actual hash, what to do) and exit code 1.
+Files already in `data/` are verified, not fetched again; a missing one is fetched, and a corrupt
+one is repaired: fetched again, and the bad copy moved to `.smoothgrad-quarantine/` next to
+`data/` (outside it, since DVC tracks `data/`), with one line saying so. A fetched file is written
+to a temporary name next to its target, checked, and only then renamed, so an interrupted or
+wrong download never leaves a corrupt file in `data/`. Problems end the run with one line on
+stderr (file, expected and actual hash, what to do) and exit code 1.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import secrets
 import shutil
 import sys
+import time
 import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
@@ -27,11 +30,20 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from .manifest import DataError, ManifestEntry, read_manifest, sha256_file, verify_file
+from .manifest import (
+    MISSING,
+    DataError,
+    ManifestEntry,
+    check_file,
+    read_manifest,
+    sha256_file,
+    verify_file,
+)
 
 MIRROR_ENV = "SMOOTHGRAD_DATA_MIRROR"
 TIMEOUT_S = 60.0
 _PART = ".smoothgrad-part"  # suffix of temporary files; leftovers of a killed run are removed
+QUARANTINE = ".smoothgrad-quarantine"  # next to data/: where bad copies go (git-ignored)
 
 Opener = Callable[[str, float], BinaryIO]
 
@@ -39,11 +51,13 @@ Opener = Callable[[str, float], BinaryIO]
 @dataclass(frozen=True)
 class FetchSummary:
     verified: int  # already present and intact
-    fetched: int  # copied or downloaded now
-    extra: tuple[str, ...] = ()  # files in data/ the manifest lacks: they change data.dvc's hash
+    fetched: int  # were missing, copied or downloaded now
+    repaired: tuple[str, ...] = ()  # were corrupt: fetched again, bad copy quarantined
+    extra: tuple[str, ...] = ()  # files in data/ the manifest lacks: they change DVC's hash of it
 
     def __str__(self) -> str:
-        return f"data: {self.verified} verified, {self.fetched} fetched"
+        repaired = f", {len(self.repaired)} repaired" if self.repaired else ""
+        return f"data: {self.verified} verified, {self.fetched} fetched{repaired}"
 
 
 def _urlopen(url: str, timeout: float) -> BinaryIO:
@@ -84,8 +98,14 @@ def _open_source(path: Path, compressed: bool) -> BinaryIO:
 
 
 def _fetch_one(
-    entry: ManifestEntry, data_dir: Path, mirror: Path | None, opener: Opener
+    entry: ManifestEntry,
+    data_dir: Path,
+    mirror: Path | None,
+    opener: Opener,
+    quarantine: Path,
 ) -> None:
+    """Fetch `entry` into `data_dir`; a copy already there is moved into `quarantine` (after the
+    new one is checked, so a failed fetch leaves it in place to be reported, not deleted)."""
     target = data_dir / entry.target
     with _temp_next_to(target) as raw_tmp, _temp_next_to(target) as tmp:
         if mirror is not None:
@@ -120,6 +140,9 @@ def _fetch_one(
                 f"got {actual}); the source is corrupt or changed, nothing was written to "
                 f"{data_dir}: use another source ({MIRROR_ENV} or the public URL)"
             )
+        if target.exists():
+            (quarantine / entry.target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(target, quarantine / entry.target)
         os.replace(tmp, target)
 
 
@@ -150,11 +173,14 @@ def fetch(
     verify_only: bool = False,
     opener: Opener = _urlopen,
 ) -> FetchSummary:
-    """Verify what `data_dir` has and fetch what it lacks (from `mirror`, else public URLs).
+    """Verify what `data_dir` has, fetch what it lacks and repair what is corrupt (from
+    `mirror`, else the public URLs), printing one line per repaired file.
 
-    Raises DataError on the first corrupt or unobtainable file; files fetched before it stay.
+    Raises DataError on the first unobtainable file (or, with `verify_only`, the first missing
+    or corrupt one); files fetched before it stay.
     """
     data_dir = Path(data_dir)
+    quarantine = data_dir.resolve().parent / QUARANTINE / time.strftime("%Y%m%d-%H%M%S")
     entries = read_manifest(manifest)
     mirror_dir = Path(mirror) if mirror is not None else None
     if not verify_only:
@@ -165,20 +191,32 @@ def fetch(
             )
         _remove_leftovers(data_dir)
     verified = fetched = 0
+    repaired: list[str] = []
     for entry in tqdm(entries, desc="data", unit="file", disable=None, leave=False):
-        if verify_only or (data_dir / entry.target).exists():
+        if verify_only:
             verify_file(entry, data_dir)
             verified += 1
-        else:
-            _fetch_one(entry, data_dir, mirror_dir, opener)
+            continue
+        problem = check_file(entry, data_dir)
+        if problem is None:
+            verified += 1
+            continue
+        _fetch_one(entry, data_dir, mirror_dir, opener, quarantine)
+        if problem == MISSING:
             fetched += 1
+        else:
+            repaired.append(entry.target)
+            tqdm.write(
+                f"repaired {data_dir / entry.target}: {problem}; fetched again, the bad copy "
+                f"is in {quarantine / entry.target}"
+            )
     expected = {entry.target for entry in entries}
     extra = sorted(
         rel
         for rel in (p.relative_to(data_dir).as_posix() for p in data_dir.rglob("*") if p.is_file())
         if rel not in expected and not rel.endswith(_PART)
     )
-    return FetchSummary(verified, fetched, tuple(extra))
+    return FetchSummary(verified, fetched, tuple(repaired), tuple(extra))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         more = f" (and {len(summary.extra) - 1} more)" if len(summary.extra) > 1 else ""
         print(
             f"warning: {Path(args.data_dir) / summary.extra[0]}{more} is not in the manifest; "
-            "data.dvc tracks all of data/, so `dvc status` shows it changed: remove it",
+            "DVC tracks all of data/, so `dvc status` shows it changed: remove it",
             file=sys.stderr,
         )
     print(summary)

@@ -8,6 +8,8 @@ from typing import Literal
 import numpy as np
 import torch
 
+from .manifest import FIX, DataError
+
 # IDX magic: two zero bytes, the element type (0x08 = uint8) and the number of dimensions.
 _IMAGES_MAGIC = 0x00000803
 _LABELS_MAGIC = 0x00000801
@@ -15,20 +17,21 @@ _PREFIX = {"train": "train", "test": "t10k"}
 
 
 def _read_idx(path: Path, magic: int) -> np.ndarray:
-    """Read an IDX file of uint8 elements, checking its magic number and its size."""
+    """Read an IDX file of uint8 elements, checking its magic number and its size (kept rather
+    than torchvision's reader, which checks them with bare asserts: no message, gone under -O)."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; run `make data` (smoothgrad.data.fetch)")
+        raise DataError(f"{path}: missing; {FIX}")
     raw = path.read_bytes()
     found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
     if found != magic:
         shown = "none (file too short)" if found is None else f"0x{found:08x}"
-        raise ValueError(f"{path}: bad IDX magic number {shown}, expected 0x{magic:08x}"
-                         " (a gzipped or corrupt file?)")
+        raise DataError(f"{path}: bad IDX magic number {shown}, expected 0x{magic:08x} (a gzipped"
+                        f" or corrupt file?); {FIX}")
     ndim = magic & 0xFF
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says shape {shape} but holds {data.size} values")
+        raise DataError(f"{path}: header says shape {shape} but holds {data.size} values; {FIX}")
     return data.reshape(shape)
 
 
@@ -43,7 +46,7 @@ def load_mnist(
     images = _read_idx(data_dir / f"{prefix}-images-idx3-ubyte", _IMAGES_MAGIC)
     labels = _read_idx(data_dir / f"{prefix}-labels-idx1-ubyte", _LABELS_MAGIC)
     if len(images) != len(labels):
-        raise ValueError(f"{data_dir}: {len(images)} {split} images but {len(labels)} labels")
+        raise DataError(f"{data_dir}: {len(images)} {split} images but {len(labels)} labels; {FIX}")
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
