@@ -3,12 +3,12 @@
 writes never changes, so a valid edit reruns only the stages whose params changed."""
 
 from smoothgrad.pipeline.runner import stage_main
+from smoothgrad.store.arrays import write_text
 
 
 def run(cfg, paths) -> str:
     stamp = paths.get("config_check")
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text("params.yaml is valid\n")
+    write_text(stamp, "params.yaml is valid\n")
     return "params.yaml is valid"
 
 

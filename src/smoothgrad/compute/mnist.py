@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ..data.mnist import first_of_each_digit, load_mnist
 from ..device import check_precision, precision_context
 from ..models.mnist_cnn import MnistCNN, build_mnist_cnn
-from ..store.arrays import save_npz, write_json
+from ..store.arrays import save_npz, write_bytes, write_json
 from .methods import MethodFactory, SmoothGradSettings, build_method
 
 MODELS = ("clean", "noisy")
@@ -158,9 +158,7 @@ def save_checkpoint(net: nn.Module, path: str | Path) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     buf = io.BytesIO()
     torch.save(state, buf)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buf.getvalue())
+    write_bytes(path, buf.getvalue())  # atomic: a killed save leaves no truncated checkpoint
 
 
 def train_models(settings: TrainSettings, data_dir: Path, checkpoints: dict[str, Path],

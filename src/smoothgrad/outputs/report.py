@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..store.arrays import write_text
 from ..store.paths import Paths
 from .figures.catalog import FigureSpec, Options
 
@@ -77,7 +78,6 @@ def write_report(paths: Paths, figures: Sequence[tuple[FigureSpec, Options]], *,
     write the report."""
     values = {paths.get(name).name: read_metrics(paths.get(name)) for name in metrics}
     out = paths.get("report")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(build_report(paths, figures, profile_name=profile_name, seed=seed,
-                                metrics=values))
+    write_text(out, build_report(paths, figures, profile_name=profile_name, seed=seed,
+                                 metrics=values))
     return out

@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from ...store.arrays import atomic_path  # noqa: E402
+
 # No timestamps or version strings in the files, so `dvc repro` twice gives the same hashes.
 _METADATA = {
     ".png": {"Software": None},
@@ -27,13 +29,15 @@ plt.rcParams.update({
 
 
 def save_figure(fig: Figure, path: str | Path) -> list[Path]:
-    """Write `fig` as `<path>.png` and `<path>.pdf` (any suffix on `path` is replaced)."""
+    """Write `fig` as `<path>.png` and `<path>.pdf` (any suffix on `path` is replaced), each
+    through `atomic_path`; the format is given because the temp name's suffix is `.tmp`."""
     base = Path(path).with_suffix("")
     base.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for suffix, metadata in _METADATA.items():
         out = base.with_suffix(suffix)
-        fig.savefig(out, metadata=metadata, bbox_inches="tight")
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format=suffix[1:], metadata=metadata, bbox_inches="tight")
         written.append(out)
     plt.close(fig)
     return written

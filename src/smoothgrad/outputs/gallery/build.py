@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ...errors import ConfigError, DataError
+from ...store.arrays import atomic_path, write_text
 from ...store.map_store import map_key, read_image_maps, read_index
 from ...viz import abs_grayscale, rgb, times_input
 
@@ -37,8 +38,8 @@ def _save_webp(image: Image.Image, path: Path, size: int, quality: int) -> None:
     libwebp is deterministic for fixed settings, so the bytes only depend on the pixels."""
     image = image.copy()
     image.thumbnail((size, size), Image.Resampling.LANCZOS)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="WEBP", quality=quality, method=6)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="WEBP", quality=quality, method=6)
 
 
 def _gray(values: np.ndarray) -> Image.Image:
@@ -121,5 +122,5 @@ def build_gallery(store: str | Path, out_dir: str | Path, reference_dir: str | P
         "rows": rows,
     }
     page = out_dir / "index.html"
-    page.write_text(render_page(data), encoding="utf-8")
+    write_text(page, render_page(data))
     return page
