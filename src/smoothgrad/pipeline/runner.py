@@ -21,7 +21,6 @@ from ..store.paths import REPO_ROOT, Paths
 from .config import PARAMS_FILE, load_config, restrict
 
 StageRun = Callable[[DictConfig, Paths], str]
-DATA_PREFIX = "${paths.data}/"
 
 
 def declared(name: str, dvc_yaml: Path = REPO_ROOT / "dvc.yaml") -> dict:
@@ -37,8 +36,8 @@ def run_stage(name: str, run: StageRun, overrides: Sequence[str] = (),
     stage = declared(name)
     cfg = load_config(overrides, params_file)
     paths = Paths.from_config(cfg.paths)
-    verify_inputs([paths.data / dep.removeprefix(DATA_PREFIX) for dep in stage["deps"]
-                   if dep.startswith(DATA_PREFIX)], paths.data)
+    verify_inputs([paths.data / rest for rest in stage.get("meta", {}).get("data", [])],
+                  paths.data)
     return run(restrict(cfg, stage.get("params", ()), name), paths)
 def stage_main(name: str, run: StageRun, argv: Sequence[str] | None = None) -> None:
     """Entry point of a stage script; `argv` (default: the command line) are overrides."""
