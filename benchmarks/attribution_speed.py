@@ -26,8 +26,8 @@ from scipy.stats import spearmanr
 from smoothgrad.attribution import Gradient, SmoothGrad
 from smoothgrad.device import configure_cpu_numerics, resolve_device
 from smoothgrad.models import ModelBundle, build_model
-
-IMAGE_DIR = Path("data/pair-saliency/images")
+from smoothgrad.pipeline.config import load_config
+from smoothgrad.store.paths import Paths
 
 
 class PeakMemory:
@@ -189,9 +189,12 @@ def main() -> None:
                         help="our SmoothGrad batch sizes (noisy copies per pass) to try")
     parser.add_argument("--captum-batch-sizes", type=int, nargs="+", default=[10, 25],
                         help="Captum nt_samples_batch_size values to try")
-    parser.add_argument("--image-dir", type=Path, default=IMAGE_DIR)
+    parser.add_argument("--image-dir", type=Path, default=None,
+                        help="default: the pipeline's images (`paths.data` of params.yaml)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
+    if args.image_dir is None:
+        args.image_dir = Paths.from_config(load_config().paths).get("imagenet_images")
     device = resolve_device(args.device)
     configure_cpu_numerics()
     if device.type == "cpu":

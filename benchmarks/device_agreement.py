@@ -18,18 +18,29 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from smoothgrad.config import compose_config
-from smoothgrad.maps import image_batch, image_paths, load_predictions, setup_model, store_methods
+from smoothgrad.compute.inputs import image_batch, image_files, read_predictions
+from smoothgrad.compute.methods import method_grid
+from smoothgrad.pipeline.builders import method_factories, model_on_device, smoothgrad_settings
+from smoothgrad.pipeline.config import compose_config
+from smoothgrad.store.paths import Paths
 
 
 def store_maps(overrides: list[str], n_images: int) -> dict[tuple[int, str, str], np.ndarray]:
-    """(image id, method, variant) -> map of the label class, computed as the maps stage does."""
+    """(image id, method, variant) -> map of the label class, computed as the maps stage
+    (`experiments/compute_maps.py`) does."""
     cfg = compose_config(overrides)
-    bundle, device = setup_model(cfg)
-    paths, methods = image_paths(cfg), store_methods(cfg, bundle)
+    paths = Paths.from_config(cfg.paths)
+    bundle, device = model_on_device(cfg)
+    factories = method_factories(cfg.methods)
+    # as the maps stage: SmoothGrad(IG) with `smoothgrad.ig_steps` IG steps
+    inner = {"integrated_gradients": {"steps": cfg.smoothgrad.ig_steps}}
+    methods = method_grid(factories, bundle, cfg.precision, smoothgrad_settings(cfg),
+                          {k: v for k, v in inner.items() if k in factories})
+    predictions = read_predictions(paths.get("predictions"))[:n_images]
+    images = image_files(predictions, paths.get("imagenet_images"))
     maps = {}
-    for entry in load_predictions(cfg)[:n_images]:
-        _, x = image_batch(bundle, paths[entry["id"]], 1, device)
+    for entry in predictions:
+        _, x = image_batch(bundle, images[entry["id"]], 1, device)
         target = torch.tensor([entry["label_index"]], device=device)
         for (name, variant), method in methods.items():
             result = method.attribute(x, target)

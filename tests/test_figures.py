@@ -1,16 +1,23 @@
-"""Figures 1-7 and the report on small synthetic arrays: image choice by rule, panel layout and
-labels, and byte-stable files."""
+"""Figures 1-8 and the report on small synthetic arrays: image choice by rule, panel layout and
+labels, byte-stable files, the figure and report stages run as `dvc repro` runs them, and a map
+store without Integrated Gradients."""
 
 from __future__ import annotations
 
+import runpy
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.text import Text
+from omegaconf import DictConfig
+from test_gallery import page_data
 
-from smoothgrad.config import compose_config
-from smoothgrad.figures.grid import draw_grid
-from smoothgrad.figures.imagenet import (
+from smoothgrad.errors import DataError
+from smoothgrad.outputs.figures.catalog import BY_NAME, FIGURES, FigureSpec, Options, write_figure
+from smoothgrad.outputs.figures.grid import draw_grid
+from smoothgrad.outputs.figures.imagenet import (
     FIG5_COLUMNS,
     FIG7_COLUMNS,
     discriminativity_figure,
@@ -18,13 +25,21 @@ from smoothgrad.figures.imagenet import (
     store_figure,
     sweep_figure,
 )
-from smoothgrad.figures.stages import FIGURES, figure_stage
-from smoothgrad.io import save_npz
-from smoothgrad.map_store import METHODS, VARIANTS, map_key, write_image_maps, write_index
-from smoothgrad.report import FIG8, build_report, measurements, speckle
-from smoothgrad.selection import select_images
+from smoothgrad.outputs.gallery import build_gallery
+from smoothgrad.outputs.measures import speckle
+from smoothgrad.outputs.report import build_report
+from smoothgrad.pipeline.config import load_config, restrict
+from smoothgrad.pipeline.runner import run_stage, stage_main
+from smoothgrad.store.arrays import save_npz, write_json
+from smoothgrad.store.map_store import map_key, write_image_maps, write_index
+from smoothgrad.store.paths import REPO_ROOT, Paths, figure_file
+from smoothgrad.store.selection import SelectionRule, select_images
 
 SIZE = 12
+METHODS = ("gradient", "integrated_gradients", "guided_backprop")
+VARIANTS = ("plain", "smoothgrad")
+FIG8 = "fig8_training_with_noise"
+FIGURE_SCRIPT = runpy.run_path(str(REPO_ROOT / "experiments" / "figure.py"))
 
 
 def prediction(image_id: int, label: str, label_index: int, prob: float,
@@ -46,19 +61,20 @@ def ids(entries: list[dict]) -> list[int]:
 
 
 def test_wanted_classes_first_most_confident_first() -> None:
-    assert ids(select_images(PREDICTIONS, ["lorikeet", "coyote"], 5, 3)) == [3, 2, 4]
-    assert ids(select_images(PREDICTIONS, ["lorikeet", "coyote"], 1, 2)) == [3, 4]
+    rule = SelectionRule(("lorikeet", "coyote"), per_class=5, count=3)
+    assert ids(select_images(PREDICTIONS, rule)) == [3, 2, 4]
+    assert ids(select_images(PREDICTIONS, SelectionRule(("lorikeet", "coyote"), 1, 2))) == [3, 4]
 
 
 def test_missing_class_falls_back_to_most_confident_correct() -> None:
     # no gazelle: the most confident correct images, wrong ones only after all correct ones
-    assert ids(select_images(PREDICTIONS, ["gazelle"], 1, 4)) == [5, 1, 3, 2]
-    assert ids(select_images(PREDICTIONS, ["gazelle"], 1, 10)) == [5, 1, 3, 2, 4]
+    assert ids(select_images(PREDICTIONS, SelectionRule(("gazelle",), 1, 4))) == [5, 1, 3, 2]
+    assert ids(select_images(PREDICTIONS, SelectionRule(("gazelle",), 1, 10))) == [5, 1, 3, 2, 4]
 
 
 def test_unknown_class_name_is_an_error() -> None:
     with pytest.raises(ValueError, match="matches no ImageNet"):
-        select_images(PREDICTIONS, ["no such class"], 1, 1)
+        select_images(PREDICTIONS, SelectionRule(("no such class",), 1, 1))
 
 
 def _axes_titles(fig) -> list[str]:
@@ -79,21 +95,26 @@ def test_grid_layout_labels_and_colorbar() -> None:
         draw_grid(rows, ["rgb"], ["a", "b"], ["Image"])
 
 
-def _store(root: Path) -> Path:
+def _store(root: Path, methods: tuple[str, ...] = METHODS) -> Path:
+    """A map store of `methods` for PREDICTIONS, as the maps stage writes it."""
     rng = np.random.default_rng(1)
     entries = []
     for entry in PREDICTIONS:
         targets = ["label"] if entry["correct"] else ["label", "prediction"]
         maps = {map_key(t, m, v): rng.normal(size=(3, SIZE, SIZE))
-                for t in targets for m in METHODS for v in VARIANTS}
+                for t in targets for m in methods for v in VARIANTS}
         write_image_maps(root, entry["id"], rng.uniform(size=(3, SIZE, SIZE)), maps)
         entries.append({**entry, "targets": targets})
-    settings = {"noise_level": 0.15, "n_samples": 2, "ig_steps": 3}
-    write_index(root, {"model": "toy", "settings": settings, "images": entries})
+    settings = {"noise_level": 0.15, "n_samples": 2, "aggregate": "mean", "ig_steps": 3,
+                "ig_baseline": "black", "smoothgrad_ig_steps": 2, "seed": 0,
+                "precision": "fp32"}
+    write_index(root, {"model": "toy", "settings": settings, "methods": list(methods),
+                       "variants": list(VARIANTS), "images": entries})
     return root
 
 
 def _arrays(root: Path) -> None:
+    """Toy arrays of every other compute stage, where `store.paths` puts them under `root`."""
     rng = np.random.default_rng(2)
     sweeps = root / "sweeps"
     for name, values in (("noise", np.array([0.0, 0.1, 0.5])), ("samples", np.array([1, 2, 4]))):
@@ -113,19 +134,44 @@ def _arrays(root: Path) -> None:
                 "0/classes": np.array(["bull mastiff", "tiger cat"])})
     checker = np.indices((28, 28)).sum(axis=0) % 2
     ramp = np.add.outer(np.linspace(0, 1, 28), np.linspace(0, 1, 28))
+    digits = np.arange(10)
     save_npz(root / "mnist" / "maps.npz", **{  # from noisiest to smoothest: Fig 8's finding
         "clean/gradient": np.stack([checker] * 10), "clean/smoothgrad": rng.normal(
             size=(10, 28, 28)), "noisy/gradient": np.stack([ramp + 0.01 * checker] * 10),
-        "noisy/smoothgrad": np.ones((10, 28, 28))})
+        "noisy/smoothgrad": np.ones((10, 28, 28)),
+        # what `compute.mnist.digit_maps` stores besides: the digits, and the noise-trained net
+        # mistaking the 3 for a 5
+        "index": digits + 10, "label": digits, "image": rng.uniform(size=(10, 28, 28)),
+        "clean/prediction": digits, "noisy/prediction": np.where(digits == 3, 5, digits),
+        "noise_level": np.array(0.15), "n_samples": np.array(2)})
+
+
+@dataclass(frozen=True)
+class ToyRun:
+    """A run whose artifacts are toy arrays: its paths, the overrides that point a stage at
+    them, and params.yaml with those overrides."""
+
+    paths: Paths
+    overrides: list[str]
+    cfg: DictConfig
+
+    def options(self, spec: FigureSpec) -> Options:
+        """The spec's options from only its declared params, as its stage gets them."""
+        return spec.options(restrict(self.cfg, spec.params, spec.name))
+
+
+def toy_run_at(root: Path, methods: tuple[str, ...] = METHODS) -> ToyRun:
+    artifacts = root / "artifacts"
+    _store(artifacts / "maps", methods)
+    _arrays(artifacts)
+    overrides = [f"paths.artifacts={artifacts}", f"paths.reports={root / 'reports'}"]
+    cfg = load_config(overrides)
+    return ToyRun(Paths.from_config(cfg.paths), overrides, cfg)
 
 
 @pytest.fixture()
-def toy_run(tmp_path: Path):
-    """A config whose artifacts are toy arrays for every figure."""
-    artifacts = tmp_path / "artifacts"
-    _store(artifacts / "maps")
-    _arrays(artifacts)
-    return compose_config([f"paths.artifacts={artifacts}", f"paths.reports={tmp_path / 'rep'}"])
+def toy_run(tmp_path: Path) -> ToyRun:
+    return toy_run_at(tmp_path)
 
 
 def test_store_figure_columns() -> None:
@@ -138,29 +184,33 @@ def test_store_figure_columns() -> None:
     assert sum("× image" in t for t in _axes_titles(fig)) == 4
 
 
-@pytest.mark.parametrize("name", sorted(FIGURES))
-def test_every_figure_stage_writes_png_and_pdf(toy_run, name: str, capsys) -> None:
-    figure_stage(name, toy_run)
-    out = Path(toy_run.paths.reports) / "figures"
-    assert (out / f"{name}.png").stat().st_size > 1000
-    assert (out / f"{name}.pdf").is_file()
-    assert capsys.readouterr().out.startswith(f"{name}: wrote ")
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_every_figure_stage_writes_png_and_pdf(toy_run: ToyRun, name: str, capsys) -> None:
+    """`python experiments/figure.py <name> paths.artifacts=... paths.reports=...`."""
+    stage_main(name, FIGURE_SCRIPT["figure_run"](name), toy_run.overrides)
+    png = toy_run.paths.get(figure_file(name, "png"))
+    assert png.stat().st_size > 1000
+    assert png.with_suffix(".pdf").is_file()
+    assert capsys.readouterr().out.startswith(f"{name}: wrote {png}")
 
 
-def test_figure_rows_follow_the_rule(toy_run) -> None:
-    fig5 = FIGURES["fig5_methods_compared"](toy_run)  # lorikeet (#3) and coyote (#4) first
+def test_figure_rows_follow_the_rule(toy_run: ToyRun) -> None:
+    spec = BY_NAME["fig5_methods_compared"]
+    fig5 = spec.draw(toy_run.paths, **toy_run.options(spec))  # lorikeet (#3), coyote (#4) first
     labels = [ax.get_ylabel() for ax in fig5.axes if ax.get_ylabel()]
     assert labels[0].startswith("lorikeet\n(#3") and labels[1].startswith("tench\n(#4")
-    fig7 = FIGURES["fig7_smoothgrad_on_methods"](toy_run)
+    spec = BY_NAME["fig7_smoothgrad_on_methods"]
+    fig7 = spec.draw(toy_run.paths, **toy_run.options(spec))
     assert len(fig7.axes) == 4 * (1 + len(FIG7_COLUMNS))  # count 4, none of its classes here
 
 
-def test_figure_files_are_byte_stable(toy_run) -> None:
-    out = Path(toy_run.paths.reports) / "figures"
+def test_figure_files_are_byte_stable(toy_run: ToyRun) -> None:
+    spec = BY_NAME["fig6_discriminativity"]
     hashes = []
     for _ in range(2):
-        figure_stage("fig6_discriminativity", toy_run)
-        hashes.append([(out / f"fig6_discriminativity{s}").read_bytes() for s in (".png", ".pdf")])
+        files = write_figure(spec, toy_run.paths, toy_run.options(spec))
+        assert [f.suffix for f in files] == [".png", ".pdf"]
+        hashes.append([f.read_bytes() for f in files])
     assert hashes[0] == hashes[1]
 
 
@@ -187,22 +237,61 @@ def test_discriminativity_shows_signed_difference() -> None:
     assert fig.axes[0].get_ylabel() == "red: a\nblue: b"
 
 
-def test_report_has_every_figure_and_the_metrics(tmp_path: Path) -> None:
-    cfg = compose_config()
-    figures = tmp_path / "figures"
-    figures.mkdir()
-    (figures / "fig1_noisy_gradient.png").write_bytes(b"png")
-    text = build_report(cfg, figures, {"imagenet_accuracy.json": {"model": "m", "top1": 0.7},
-                                       "mnist.json": None})
+def test_fig8_is_drawn_from_the_mnist_maps(toy_run: ToyRun) -> None:
+    """Fig 8 from `mnist/maps.npz`: per digit a 2x2 block (clean / noise-trained net x gradient /
+    SmoothGrad), a wrong prediction named in the digit's heading, one colour bar."""
+    spec = BY_NAME[FIG8]
+    assert spec.inputs == ("mnist_maps",)
+    options = toy_run.options(spec)
+    fig = spec.draw(toy_run.paths, **options)
+    assert len(fig.axes) == 10 * 4 + 1  # 10 digits x 2 nets x 2 methods + colour bar
+    assert _axes_titles(fig).count("gradient") == 10 and _axes_titles(fig).count(
+        "SmoothGrad") == 10
+    assert [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()][:2] == [
+        "trained\nwithout noise", "trained\nwith noise"]
+    texts = {t.get_text() for t in fig.findobj(Text)}
+    assert "digit 0 (test #10)" in texts and "digit 3 (test #13)\npredicted noisy net: 5" in texts
+    assert any(t.startswith("Fig 8: training with noise") and "(σ = 0.15, n = 2)" in t
+               for t in texts)
+    panel = fig.axes[0].get_images()[0]
+    assert panel.get_array().shape == (28, 28) and panel.get_clim() == (-1, 1)
+    epochs, noise = toy_run.cfg.mnist.train.epochs, toy_run.cfg.mnist.train.train_noise_level
+    assert f"trained {epochs} epoch(s) clean and with noise {noise:.0%}" in spec.describe(
+        toy_run.paths, **options)
+
+
+def test_report_has_every_figure_and_the_metrics(toy_run: ToyRun) -> None:
+    """The `report` stage (params.yaml + overrides, its declared params only)."""
+    paths = toy_run.paths
+    for spec in FIGURES:
+        png = paths.get(figure_file(spec.name, "png"))
+        png.parent.mkdir(parents=True, exist_ok=True)
+        png.write_bytes(b"png")
+    write_json(paths.get("imagenet_accuracy"), {"model": "m", "top1": 0.7})
+    write_json(paths.get("mnist_accuracy"), {"clean": {"test_accuracy": 0.98}})
+    stage = runpy.run_path(str(REPO_ROOT / "experiments" / "report.py"))
+    summary = run_stage("report", stage["run"], toy_run.overrides)
+    assert summary == f"{len(FIGURES)} figures -> {paths.get('report')}"
+    text = paths.get("report").read_text()
     assert "![fig1_noisy_gradient](figures/fig1_noisy_gradient.png)" in text
-    assert text.count("**Paper's claim.**") == 8
-    assert "*(not produced:" in text and "top1 = 0.7" in text
-    assert "| `mnist.json` | missing |" in text
+    assert f"![{FIG8}](figures/{FIG8}.png)" in text
+    assert text.count("**Paper's claim.**") == len(FIGURES) == 8
+    assert "top1 = 0.7" in text and "clean.test_accuracy = 0.98" in text
+    assert "ImageNet model `m`" in text and f"profile `{toy_run.cfg.profile_name}`" in text
+    # A missing figure stops the report with the stage to run (it had a placeholder before).
+    paths.get(figure_file("fig1_noisy_gradient", "png")).unlink()
+    with pytest.raises(DataError, match="run `dvc repro fig1_noisy_gradient`"):
+        build_report(paths, [(spec, toy_run.options(spec)) for spec in FIGURES],
+                     profile_name="paper", seed=0, metrics={})
+    paths.get("mnist_accuracy").unlink()
+    with pytest.raises(DataError, match="no metrics file .*mnist.json"):
+        run_stage("report", stage["run"], toy_run.overrides)
 
 
-def test_measurements_give_a_verdict_per_claim(toy_run) -> None:
-    measured = measurements(Path(toy_run.paths.artifacts), 99)
-    assert set(measured) == {*FIGURES, FIG8} - {"fig2_gradients_fluctuate"}
+def test_measurements_give_a_verdict_per_claim(toy_run: ToyRun) -> None:
+    measured = {spec.name: spec.measure(toy_run.paths, **toy_run.options(spec))
+                for spec in FIGURES if spec.measure is not None}
+    assert set(measured) == set(BY_NAME) - {"fig2_gradients_fluctuate"}
     assert all("**yes**" in text or "**no**" in text for text in measured.values())
     assert "1→2" in measured["fig4_sample_size"] and "50%" in measured["fig3_noise_level"]
     assert ("smooths the gradient: **yes**; noise-trained model + SmoothGrad smoothest of the "
@@ -210,3 +299,39 @@ def test_measurements_give_a_verdict_per_claim(toy_run) -> None:
     assert speckle([np.ones((3, SIZE, SIZE))]) == 0.0
     checker = np.indices((SIZE, SIZE)).sum(axis=0) % 2 * np.ones((3, 1, 1))
     assert speckle([checker]) == pytest.approx(1.0)
+
+
+def test_a_store_without_integrated_gradients(tmp_path: Path, capsys) -> None:
+    """`methods` without integrated_gradients: Fig 1 and the gallery are drawn from what the
+    store holds; Figs 5 and 7 refuse in one line that names the missing method."""
+    toy = toy_run_at(tmp_path, methods=("gradient", "guided_backprop"))
+    fig1 = BY_NAME["fig1_noisy_gradient"]
+    png, _ = write_figure(fig1, toy.paths, toy.options(fig1))
+    assert png.stat().st_size > 1000
+    speckle_line = fig1.measure(toy.paths, **toy.options(fig1))
+    assert "guided_backprop + SmoothGrad" in speckle_line
+    assert "integrated_gradients" not in speckle_line
+
+    page = build_gallery(toy.paths.get("map_store"), toy.paths.get("gallery_page").parent,
+                         toy.paths.get("reference_maps"), thumbnail_size=32, quality=50,
+                         confident_threshold=0.7)
+    assert page_data(page)["methods"] == ["gradient", "guided_backprop"]
+    thumbnails = {p.name for p in toy.paths.get("gallery_maps").rglob("*.webp")}
+    assert "label-guided_backprop-smoothgrad-x.webp" in thumbnails
+    assert not any("integrated_gradients" in name for name in thumbnails)
+
+    for name, figure in (("fig5_methods_compared", "Fig 5"),
+                         ("fig7_smoothgrad_on_methods", "Fig 7")):
+        spec = BY_NAME[name]
+        with pytest.raises(DataError) as caught:
+            write_figure(spec, toy.paths, toy.options(spec))
+        message = str(caught.value)
+        assert "\n" not in message
+        assert message.startswith(f"{figure} needs the integrated_gradients map(s), but the map "
+                                  "store holds only gradient, guided_backprop")
+        assert not toy.paths.get(figure_file(name, "png")).exists()
+        # the stage script: that line on stderr and exit status 2, no traceback
+        with pytest.raises(SystemExit) as exit_status:
+            stage_main(name, FIGURE_SCRIPT["figure_run"](name), toy.overrides)
+        assert exit_status.value.code == 2
+        assert capsys.readouterr().err == f"{name}: error: {message}\n"

@@ -11,14 +11,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from smoothgrad.gallery import build_gallery, map_file
-from smoothgrad.map_store import METHODS, VARIANTS, map_key, write_image_maps, write_index
+from smoothgrad.errors import DataError
+from smoothgrad.outputs.gallery import build_gallery, map_file
+from smoothgrad.store.map_store import map_key, write_image_maps, write_index
 
 # id, label, prediction, top-1 probability; ids 2 and 4 are wrong (maps for both targets).
 ROWS = ((1, "goldfish", "goldfish", 0.95), (2, "tabby", "tiger cat", 0.40),
         (3, "ostrich", "ostrich", 0.50), (4, "lorikeet", "macaw", 0.85))
 REFERENCE_ID = 1
 SETTINGS = {"noise_level": 0.15, "n_samples": 4, "profile": "smoke"}
+# What the maps stage stores by default (its index records them; the gallery reads them there).
+METHODS = ("gradient", "integrated_gradients", "guided_backprop")
+VARIANTS = ("plain", "smoothgrad")
 
 
 def _smooth_map(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -29,21 +33,24 @@ def _smooth_map(rng: np.random.Generator, size: int) -> np.ndarray:
     return blob * rng.normal(size=(3, size, size)) + 0.1 * rng.normal(size=(3, size, size))
 
 
-def write_store(root: Path, size: int = 48, rows: tuple = ROWS) -> tuple[Path, Path]:
-    """A map store (via map_store's writers) and a reference-maps folder; returns both."""
+def write_store(root: Path, size: int = 48, rows: tuple = ROWS,
+                methods: tuple[str, ...] = METHODS) -> tuple[Path, Path]:
+    """A map store of `methods` (via map_store's writers) and a reference-maps folder; returns
+    both."""
     store, references = root / "store", root / "reference-maps"
     rng = np.random.default_rng(0)
     entries = []
     for image_id, label, prediction, prob in rows:
         targets = ["label"] if label == prediction else ["label", "prediction"]
         maps = {map_key(t, m, v): _smooth_map(rng, size)
-                for t in targets for m in METHODS for v in VARIANTS}
+                for t in targets for m in methods for v in VARIANTS}
         write_image_maps(store, image_id, rng.uniform(size=(3, size, size)), maps)
         entries.append({"id": image_id, "file": f"{image_id}.png", "label": f"{label}, full",
                         "class_name": label, "label_index": image_id, "prediction_index": 0,
                         "prediction_name": prediction, "prediction_prob": prob,
                         "correct": label == prediction, "targets": targets})
-    write_index(store, {"model": "synthetic_net", "settings": SETTINGS, "images": entries})
+    write_index(store, {"model": "synthetic_net", "settings": SETTINGS, "methods": list(methods),
+                        "variants": list(VARIANTS), "images": entries})
     references.mkdir(parents=True, exist_ok=True)
     for name in ("VanillaGrad", "NoisyGrad"):
         gray = (rng.uniform(size=(299, 299)) * 255).astype(np.uint8)
@@ -68,7 +75,7 @@ def test_every_map_has_a_thumbnail_and_the_page_lists_every_image(tmp_path: Path
     data = page_data(page)
     assert [r["id"] for r in data["rows"]] == [1, 2, 3, 4]
     assert data["model"] == "synthetic_net" and data["settings"] == SETTINGS
-    assert data["threshold"] == 0.7
+    assert data["threshold"] == 0.7 and data["methods"] == list(METHODS)
     expected = set()
     for image_id, label, prediction, _ in ROWS:
         targets = ["label"] if label == prediction else ["label", "prediction"]
@@ -118,6 +125,7 @@ def test_two_hundred_images_stay_under_60_mb(tmp_path: Path) -> None:
 def test_missing_map_fails_with_the_fix(tmp_path: Path) -> None:
     store, references = write_store(tmp_path, rows=ROWS[:1])
     np.savez(store / "1.npz", pixels=np.zeros((3, 8, 8), np.float16))
-    with pytest.raises(KeyError, match="dvc repro maps"):
+    with pytest.raises(DataError, match="image 1 has no map 'label/gradient/plain'; re-run "
+                       "`dvc repro maps`"):
         build_gallery(store, tmp_path / "g", references, thumbnail_size=160, quality=80,
                       confident_threshold=0.7)

@@ -24,8 +24,9 @@ import pytest
 from omegaconf import DictConfig
 from test_gallery import REFERENCE_ID, ROWS, SETTINGS, write_store
 
-from smoothgrad.config import REPO_ROOT, compose_config
-from smoothgrad.gallery import build_gallery
+from smoothgrad.outputs.gallery import build_gallery
+from smoothgrad.pipeline.config import compose_config
+from smoothgrad.store.paths import REPO_ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -38,16 +39,11 @@ TIMEOUT = 30.0
 
 
 def chromium_path() -> str:
-    """Debian's chromium, installed with apt where missing (never a browser download)."""
+    """Debian's chromium (never a browser download); the test is skipped without it. CI
+    (`.ci/run`) installs it first, so there the test always runs."""
     path = shutil.which("chromium")
     if path is None:
-        if os.geteuid() != 0:
-            pytest.fail(f"chromium is missing: run `sudo {' '.join(INSTALL)}`")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update"], check=True, env=env, capture_output=True)
-        subprocess.run(INSTALL, check=True, env=env, capture_output=True)
-        path = shutil.which("chromium")
-    assert path, "chromium is still missing after apt-get install"
+        pytest.skip(f"Debian's chromium is missing: run `sudo {' '.join(INSTALL)}`")
     return path
 
 

@@ -1,24 +1,34 @@
-"""MNIST: the IDX reader, and short, seeded training runs on a synthetic digit-like task."""
+"""MNIST: the IDX reader, short seeded training runs on a synthetic digit-like task, and the
+Fig 8 stages' functions (both nets trained and scored, each digit's maps stored)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from omegaconf import DictConfig, OmegaConf
 
-from smoothgrad.data.mnist import first_of_each_digit, load_mnist
-from smoothgrad.errors import DataError
-from smoothgrad.mnist_training import (
+from smoothgrad.attribution import Gradient
+from smoothgrad.compute.methods import SmoothGradSettings
+from smoothgrad.compute.mnist import (
+    MODELS,
+    TrainSettings,
     add_training_noise,
+    digit_maps,
     evaluate,
     save_checkpoint,
+    to_pixels,
     train_mnist,
+    train_models,
 )
+from smoothgrad.data.mnist import first_of_each_digit, load_mnist
+from smoothgrad.errors import DataError
 from smoothgrad.models.mnist_cnn import build_mnist_cnn
+from smoothgrad.store.arrays import load_npz
 
 
 def _write_idx(path: Path, magic: int, array: np.ndarray) -> None:
@@ -38,10 +48,9 @@ def _synthetic(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(images.astype(np.uint8)), torch.from_numpy(labels)
 
 
-def _cfg(subset: int | None = None) -> DictConfig:
-    """The `mnist.train` node, shrunk to one epoch of batches of 32."""
-    return OmegaConf.create({"epochs": 1, "batch_size": 32, "lr": 1e-3, "train_noise_level": 0.5,
-                             "subset": subset})
+def _settings(subset: int | None = None) -> TrainSettings:
+    """The `mnist.train` settings, shrunk to one epoch of batches of 32."""
+    return TrainSettings(epochs=1, batch_size=32, lr=1e-3, train_noise_level=0.5, subset=subset)
 
 
 def test_load_mnist_reads_idx(tmp_path: Path) -> None:
@@ -98,7 +107,7 @@ def test_short_training_run_learns() -> None:
     images, labels = _synthetic(400, seed=0)
     test_images, test_labels = _synthetic(200, seed=1)
     untrained = build_mnist_cnn().net
-    net = train_mnist(_cfg(), images, labels, noise_level=0.0, seed=0, progress=False)
+    net = train_mnist(_settings(), images, labels, noise_level=0.0, seed=0, progress=False)
     assert not net.training
     assert evaluate(untrained, test_images, test_labels) < 0.3
     assert evaluate(net, test_images, test_labels) > 0.8  # chance is 0.1
@@ -108,7 +117,7 @@ def test_same_seed_same_checkpoint_bytes_and_noise_changes_weights(tmp_path: Pat
     images, labels = _synthetic(96, seed=0)
 
     def checkpoint(name: str, noise_level: float, seed: int) -> str:
-        net = train_mnist(_cfg(subset=64), images, labels, noise_level=noise_level, seed=seed,
+        net = train_mnist(_settings(subset=64), images, labels, noise_level=noise_level, seed=seed,
                           progress=False)
         path = tmp_path / name / "model.pt"
         save_checkpoint(net, path)
@@ -122,8 +131,64 @@ def test_same_seed_same_checkpoint_bytes_and_noise_changes_weights(tmp_path: Pat
 
 def test_checkpoint_loads_into_build_mnist_cnn(tmp_path: Path) -> None:
     images, labels = _synthetic(64, seed=0)
-    net = train_mnist(_cfg(), images, labels, noise_level=0.0, seed=0, progress=False)
+    net = train_mnist(_settings(), images, labels, noise_level=0.0, seed=0, progress=False)
     save_checkpoint(net, tmp_path / "clean.pt")
     loaded = build_mnist_cnn(str(tmp_path / "clean.pt")).net
     x = images[:8].unsqueeze(1).float() / 255
     torch.testing.assert_close(loaded(x), net(x), rtol=0, atol=0)
+
+
+def _mnist_folder(root: Path, n_train: int = 64, n_test: int = 40) -> Path:
+    """The four IDX files of a synthetic MNIST (every digit in the test split)."""
+    root.mkdir(parents=True)
+    for split, n, seed in (("train", n_train, 0), ("t10k", n_test, 1)):
+        images, labels = _synthetic(n, seed)
+        labels[:10] = torch.arange(10)
+        _write_idx(root / f"{split}-images-idx3-ubyte", 0x803, images.numpy())
+        _write_idx(root / f"{split}-labels-idx1-ubyte", 0x801, labels.numpy())
+    return root
+
+
+def test_train_models_saves_both_nets_and_their_clean_accuracy(tmp_path: Path) -> None:
+    data = _mnist_folder(tmp_path / "mnist")
+    checkpoints = {m: tmp_path / "out" / f"{m}.pt" for m in MODELS}
+    metrics = tmp_path / "metrics" / "mnist.json"
+    summary = train_models(_settings(), data, checkpoints, metrics, seed=0,
+                           device=torch.device("cpu"), precision="fp32")
+    scores = json.loads(metrics.read_text())
+    assert set(scores) == {"clean", "noisy"} and scores["noisy"]["train_noise_level"] == 0.5
+    test_images, test_labels = load_mnist(data, "test")
+    for name in MODELS:  # each checkpoint is the net its accuracy was measured on
+        net = build_mnist_cnn(str(checkpoints[name])).net
+        assert scores[name]["test_accuracy"] == evaluate(net, test_images, test_labels)
+    assert checkpoints["clean"].read_bytes() != checkpoints["noisy"].read_bytes()
+    assert summary.startswith(f"clean {scores['clean']['test_accuracy']:.2%}, noisy (sigma=0.5)")
+
+
+def test_digit_maps_stores_both_nets_maps_of_one_digit_per_class(tmp_path: Path) -> None:
+    data = _mnist_folder(tmp_path / "mnist")
+    checkpoints = {}
+    for seed, name in enumerate(MODELS):
+        torch.manual_seed(seed)
+        checkpoints[name] = tmp_path / f"{name}.pt"
+        save_checkpoint(build_mnist_cnn().net, checkpoints[name])
+    smoothgrad = SmoothGradSettings(noise_level=0.2, n_samples=3, aggregate="mean",
+                                    batch_size=2, seed=0)
+    out = tmp_path / "maps.npz"
+    index = digit_maps(partial(Gradient), checkpoints, data, smoothgrad, out,
+                       device=torch.device("cpu"), precision="fp32")
+    images, labels = load_mnist(data, "test")
+    assert index == first_of_each_digit(labels) == list(range(10))
+    maps = load_npz(out)
+    assert maps["label"].tolist() == list(range(10)) and maps["index"].tolist() == index
+    np.testing.assert_array_equal(maps["image"], to_pixels(images[index])[:, 0].numpy())
+    assert (float(maps["noise_level"]), int(maps["n_samples"])) == (0.2, 3)
+    x, target = to_pixels(images[index]), labels[index]
+    for name in MODELS:
+        net = build_mnist_cnn(str(checkpoints[name])).net
+        assert maps[f"{name}/prediction"].tolist() == net(x).argmax(1).tolist()
+        gradient = Gradient(net).attribute(x, target)[:, 0].numpy()
+        np.testing.assert_allclose(maps[f"{name}/gradient"], gradient, rtol=1e-5, atol=1e-7)
+        smooth = maps[f"{name}/smoothgrad"]
+        assert smooth.shape == (10, 28, 28) and not np.allclose(smooth, gradient)
+    assert not np.allclose(maps["clean/gradient"], maps["noisy/gradient"])

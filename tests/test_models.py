@@ -7,9 +7,9 @@ import torch
 from hydra.utils import instantiate
 from PIL import Image
 
-from smoothgrad.config import compose_config
 from smoothgrad.models import WeightsUnavailableError, build_model
 from smoothgrad.models.imagenet_classes import IMAGENET_CLASSES
+from smoothgrad.pipeline.config import compose_config
 
 
 @pytest.fixture(scope="module")

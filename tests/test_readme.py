@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from smoothgrad.config import REPO_ROOT
+from smoothgrad.store.paths import REPO_ROOT
 
 
 def _mirror() -> Path:
