@@ -19,8 +19,7 @@ import torch
 from scipy.stats import spearmanr
 
 from smoothgrad.compute.inputs import image_batch, image_files, read_predictions
-from smoothgrad.compute.methods import method_grid
-from smoothgrad.pipeline.builders import method_factories, model_on_device, smoothgrad_settings
+from smoothgrad.pipeline.builders import model_on_device, store_methods
 from smoothgrad.pipeline.config import compose_config
 from smoothgrad.store.paths import Paths
 
@@ -31,11 +30,7 @@ def store_maps(overrides: list[str], n_images: int) -> dict[tuple[int, str, str]
     cfg = compose_config(overrides)
     paths = Paths.from_config(cfg.paths)
     bundle, device = model_on_device(cfg)
-    factories = method_factories(cfg.methods)
-    # as the maps stage: SmoothGrad(IG) with `smoothgrad.ig_steps` IG steps
-    inner = {"integrated_gradients": {"steps": cfg.smoothgrad.ig_steps}}
-    methods = method_grid(factories, bundle, cfg.precision, smoothgrad_settings(cfg),
-                          {k: v for k, v in inner.items() if k in factories})
+    methods = store_methods(cfg, bundle)
     predictions = read_predictions(paths.get("predictions"))[:n_images]
     images = image_files(predictions, paths.get("imagenet_images"))
     maps = {}

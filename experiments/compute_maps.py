@@ -7,8 +7,7 @@ import torch
 
 from smoothgrad.compute.inputs import image_files, read_predictions
 from smoothgrad.compute.maps import compute_map_store, resume_dir
-from smoothgrad.compute.methods import method_grid
-from smoothgrad.pipeline.builders import method_factories, model_on_device, smoothgrad_settings
+from smoothgrad.pipeline.builders import model_on_device, store_methods
 from smoothgrad.pipeline.config import to_dict
 from smoothgrad.pipeline.deps import code_files
 from smoothgrad.pipeline.runner import stage_main
@@ -16,11 +15,7 @@ from smoothgrad.pipeline.runner import stage_main
 
 def run(cfg, paths) -> str:
     bundle, device = model_on_device(cfg)
-    factories = method_factories(cfg.methods)
-    # SmoothGrad(IG) with fewer IG steps: n x steps passes per image.
-    inner = {"integrated_gradients": {"steps": cfg.smoothgrad.ig_steps}}
-    methods = method_grid(factories, bundle, cfg.precision, smoothgrad_settings(cfg),
-                          {k: v for k, v in inner.items() if k in factories})
+    methods = store_methods(cfg, bundle)
     predictions = read_predictions(paths.get("predictions"))
     images = image_files(predictions, paths.get("imagenet_images"))
     store = paths.get("map_store")

@@ -8,7 +8,8 @@ from typing import Any
 import torch
 from hydra.utils import instantiate
 
-from ..compute.methods import MethodFactory, SmoothGradSettings
+from ..attribution import Attribution, SmoothGrad
+from ..compute.methods import MethodFactory, SmoothGradSettings, method_grid
 from ..device import configure_cpu_numerics, resolve_device
 from ..models import ModelBundle
 
@@ -30,3 +31,12 @@ def smoothgrad_settings(cfg: Any) -> SmoothGradSettings:
     """SmoothGrad's settings from `smoothgrad.*` and `seed`."""
     sg = cfg.smoothgrad
     return SmoothGradSettings(sg.noise_level, sg.n_samples, sg.aggregate, sg.batch_size, cfg.seed)
+
+
+def store_methods(cfg: Any, bundle: ModelBundle) -> dict[tuple[str, str], Attribution | SmoothGrad]:
+    """The map store's (method, variant) grid: each of `methods` plain and inside SmoothGrad,
+    SmoothGrad(IG) with `smoothgrad.ig_steps` IG steps per noisy sample (n x steps passes)."""
+    factories = method_factories(cfg.methods)
+    inner = {"integrated_gradients": {"steps": cfg.smoothgrad.ig_steps}}
+    return method_grid(factories, bundle, cfg.precision, smoothgrad_settings(cfg),
+                       {k: v for k, v in inner.items() if k in factories})

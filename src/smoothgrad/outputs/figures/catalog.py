@@ -9,7 +9,7 @@ Every function of a spec takes the run's `Paths` and the spec's options (built f
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,6 @@ class FigureSpec:
     draw: Callable[..., Figure]
     describe: Callable[..., str]  # the settings line of the report
     measure: Callable[..., str] | None = None  # the measured line of the report
-    methods: tuple[str, ...] = field(default=())  # map-store methods it needs
 
 
 def row_label(class_name: str, image_id: int, prob: float | None = None,
@@ -297,8 +296,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "Raw gradients are visually noisy: scattered pixels light up beyond the object.",
         ("map_store",), (*_STORE_PARAMS, "figures.fig1"), _rule_options("fig1"),
         _store_figure(FIG1_COLUMNS, "Fig 1: a vanilla gradient is noisy", cell=2.8),
-        _describe_store("Vanilla gradient; {display}; {rule}."), _store_speckle,
-        methods=("gradient",)),
+        _describe_store("Vanilla gradient; {display}; {rule}."), _store_speckle),
     FigureSpec(
         "fig2_gradients_fluctuate", "Fig 2: gradients fluctuate",
         "The partial derivatives fluctuate sharply over tiny input changes, although x + ε looks "
@@ -323,7 +321,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         _store_figure(FIG5_COLUMNS, "Fig 5: methods compared"),
         _describe_store("{smooth} (on the gradient); {ig}; plain and × image; {display}; "
                         "{rule}."),
-        _store_speckle, methods=("gradient", "integrated_gradients", "guided_backprop")),
+        _store_speckle),
     FigureSpec(
         "fig6_discriminativity", "Fig 6: discriminativity",
         "SmoothGrad separates the two classes well (red and blue on different objects); Guided "
@@ -337,7 +335,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         _store_figure(FIG7_COLUMNS, "Fig 7: SmoothGrad on other methods"),
         _describe_store("{smooth}; {ig}; SmoothGrad(IG) uses {ig_steps} IG steps per noisy sample; "
                         "{display}; {rule}."),
-        _store_speckle, methods=("integrated_gradients", "guided_backprop")),
+        _store_speckle),
     FigureSpec(
         "fig8_training_with_noise", "Fig 8: training with noise",
         "Training with noise denoises the maps too, and the two effects add: noise-trained model "
