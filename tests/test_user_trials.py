@@ -97,8 +97,9 @@ def trial(smoke_repo):
         return _run(cmd, cwd or smoke_repo, {**env, **extra})
 
     yield run
-    # params.yaml, dvc.lock and the uncached metrics (git-tracked in the clone)
-    _run(["git", "checkout", "--", "."], smoke_repo, env)
+    # params.yaml, dvc.lock and the uncached metrics (git-tracked in the clone); from HEAD, not
+    # the index: DVC's autostage may have staged what the trial wrote
+    _run(["git", "reset", "-q", "--hard", "HEAD"], smoke_repo, env)
     restored = _run(["dvc", "checkout", "-f", "-q"], smoke_repo, env)
     assert restored.returncode == 0, restored.stderr
     status = _run(["dvc", "status", "-q"], smoke_repo, env)
@@ -110,6 +111,7 @@ def _rejected_by_check_config(run, smoke_repo: Path, override: str) -> str:
     first stage, check_config, rejects it; no other stage runs and no output is deleted.
     Returns check_config's one error line."""
     maps = smoke_repo / "artifacts" / "maps"
+    committed = (smoke_repo / "params.yaml").read_text()
     before = _tree(smoke_repo / "artifacts"), _tree(smoke_repo / "reports")
     assert _tree(maps), "the smoke run left no maps"
     done = run(["dvc", "exp", "run", "-S", "profile=smoke", "-S", override])
@@ -122,6 +124,10 @@ def _rejected_by_check_config(run, smoke_repo: Path, override: str) -> str:
     for stage in ("predict_imagenet", "train_mnist", "maps"):
         assert f"{stage}:" not in output, f"{stage} ran after a rejected config:\n{output}"
     after = _tree(smoke_repo / "artifacts"), _tree(smoke_repo / "reports")
+    assert (smoke_repo / "params.yaml").read_text() != committed  # DVC wrote the bad config
+    restore = run(["git", "checkout", "params.yaml"])  # the advice in the error line
+    assert restore.returncode == 0, restore.stderr
+    assert (smoke_repo / "params.yaml").read_text() == committed, "the advice did not restore"
     before[0].pop("config_checked.txt", None)  # check_config's own output, rewritten by checkout
     after[0].pop("config_checked.txt", None)
     assert after == before, "a rejected config changed or deleted a stage's output"
