@@ -26,7 +26,7 @@ from smoothgrad.pipeline.config import compose_config, load_config, params_yaml
 from smoothgrad.store.paths import REPO_ROOT
 
 VENV_BIN = Path(sys.executable).parent
-ADVICE = "git checkout params.yaml"
+ADVICE = "git checkout HEAD -- params.yaml"
 
 
 # ---------------------------------------------------------------- helpers
@@ -125,7 +125,7 @@ def _rejected_by_check_config(run, smoke_repo: Path, override: str) -> str:
         assert f"{stage}:" not in output, f"{stage} ran after a rejected config:\n{output}"
     after = _tree(smoke_repo / "artifacts"), _tree(smoke_repo / "reports")
     assert (smoke_repo / "params.yaml").read_text() != committed  # DVC wrote the bad config
-    restore = run(["git", "checkout", "params.yaml"])  # the advice in the error line
+    restore = run(["git", "checkout", "HEAD", "--", "params.yaml"])  # the advice in the error
     assert restore.returncode == 0, restore.stderr
     assert (smoke_repo / "params.yaml").read_text() == committed, "the advice did not restore"
     before[0].pop("config_checked.txt", None)  # check_config's own output, rewritten by checkout
