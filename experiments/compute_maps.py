@@ -7,6 +7,7 @@ import torch
 
 from smoothgrad.compute.inputs import image_files, read_predictions
 from smoothgrad.compute.maps import compute_map_store, resume_dir
+from smoothgrad.data.image_folder import dataset_images
 from smoothgrad.pipeline.builders import model_on_device, store_methods
 from smoothgrad.pipeline.config import to_dict
 from smoothgrad.pipeline.deps import code_files
@@ -17,7 +18,7 @@ def run(cfg, paths) -> str:
     bundle, device = model_on_device(cfg)
     methods = store_methods(cfg, bundle)
     predictions = read_predictions(paths.get("predictions"))
-    images = image_files(predictions, paths.get("imagenet_images"))
+    images = image_files(predictions, dataset_images(cfg.dataset, paths))
     store = paths.get("map_store")
     ig = cfg.methods.get("integrated_gradients")
     sg = cfg.smoothgrad

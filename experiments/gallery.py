@@ -6,8 +6,10 @@ from smoothgrad.pipeline.runner import stage_main
 
 
 def run(cfg, paths) -> str:
+    # the authors' maps exist for the 200 images only (a folder's image 1 is another image)
+    references = paths.get("reference_maps") if cfg.dataset.name == "pair200" else None
     page = build_gallery(paths.get("map_store"), paths.get("gallery_page").parent,
-                         paths.get("reference_maps"), thumbnail_size=cfg.gallery.thumbnail_size,
+                         references, thumbnail_size=cfg.gallery.thumbnail_size,
                          quality=cfg.gallery.quality,
                          confident_threshold=cfg.gallery.confident_threshold)
     thumbnails = list(paths.get("gallery_maps").rglob("*.webp"))

@@ -2,6 +2,7 @@
 
 from smoothgrad.compute.methods import build_method
 from smoothgrad.compute.sweeps import FigureImages, line_scan
+from smoothgrad.data.image_folder import dataset_images
 from smoothgrad.pipeline.builders import method_factories, model_on_device
 from smoothgrad.pipeline.runner import stage_main
 from smoothgrad.store.selection import SelectionRule
@@ -11,7 +12,8 @@ def run(cfg, paths) -> str:
     bundle, device = model_on_device(cfg)
     factory = method_factories(cfg.methods)["gradient"]
     rule = cfg.figures.fig2
-    images = FigureImages.pick(bundle, paths.get("predictions"), paths.get("imagenet_images"),
+    images = FigureImages.pick(bundle, paths.get("predictions"),
+                               dataset_images(cfg.dataset, paths),
                                SelectionRule.of(rule), cfg.figures.target)
     pixel = line_scan(build_method(factory, bundle, cfg.precision), bundle, images,
                       pixel_rule=rule.pixel, n_t=rule.n_t, epsilon_std=rule.epsilon_std,

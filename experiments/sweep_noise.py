@@ -3,6 +3,7 @@ all in one file so that changing the list replaces it whole (no stale levels).""
 
 from smoothgrad.compute.methods import build_method
 from smoothgrad.compute.sweeps import FigureImages, noise_sweep
+from smoothgrad.data.image_folder import dataset_images
 from smoothgrad.pipeline.builders import method_factories, model_on_device, smoothgrad_settings
 from smoothgrad.pipeline.runner import stage_main
 from smoothgrad.store.selection import SelectionRule
@@ -11,7 +12,8 @@ from smoothgrad.store.selection import SelectionRule
 def run(cfg, paths) -> str:
     bundle, device = model_on_device(cfg)
     factory = method_factories(cfg.methods)["gradient"]
-    images = FigureImages.pick(bundle, paths.get("predictions"), paths.get("imagenet_images"),
+    images = FigureImages.pick(bundle, paths.get("predictions"),
+                               dataset_images(cfg.dataset, paths),
                                SelectionRule.of(cfg.figures.fig3), cfg.figures.target)
     levels = [float(v) for v in cfg.smoothgrad.noise_levels]
     noise_sweep(build_method(factory, bundle, cfg.precision), smoothgrad_settings(cfg), bundle,

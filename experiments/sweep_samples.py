@@ -3,6 +3,7 @@ running means of one run of the largest n, in one file (changing the list replac
 
 from smoothgrad.compute.methods import build_method
 from smoothgrad.compute.sweeps import FigureImages, samples_sweep
+from smoothgrad.data.image_folder import dataset_images
 from smoothgrad.pipeline.builders import method_factories, model_on_device, smoothgrad_settings
 from smoothgrad.pipeline.runner import stage_main
 from smoothgrad.store.selection import SelectionRule
@@ -11,7 +12,8 @@ from smoothgrad.store.selection import SelectionRule
 def run(cfg, paths) -> str:
     bundle, device = model_on_device(cfg)
     factory = method_factories(cfg.methods)["gradient"]
-    images = FigureImages.pick(bundle, paths.get("predictions"), paths.get("imagenet_images"),
+    images = FigureImages.pick(bundle, paths.get("predictions"),
+                               dataset_images(cfg.dataset, paths),
                                SelectionRule.of(cfg.figures.fig4), cfg.figures.target)
     counts = sorted(int(v) for v in cfg.smoothgrad.sample_counts)
     level = float(cfg.smoothgrad.sweep_noise_level)

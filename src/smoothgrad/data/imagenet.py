@@ -33,6 +33,7 @@ class ImageRecord:
     label_index: int  # ImageNet-1k class index, 0..999
     class_name: str  # torchvision's short name of that class
     authors_top5: tuple[tuple[str, float], ...]  # the authors' Inception v3 top-5
+    file: str | None = None  # path under the dataset's image folder; None = the file's name
 
 
 # In ImageNet's synset list two classes are both called "crane" (the bird, 134, and the machine,

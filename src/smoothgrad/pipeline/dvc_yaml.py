@@ -25,6 +25,8 @@ HEADER = """\
 # Raw data (data.dvc) is no dep: each stage depends on the manifest that pins every file's
 # sha256 (src/smoothgrad/data/manifest.tsv) and verifies the files it reads (`meta.data`, under
 # paths.data) against it before it runs, so `dvc repro` never records unverified data.
+# Stages that read the configured images depend on `${dataset.deps}`: the manifest for the 200
+# images (`meta.dataset`: their raw files, verified only then), the folder for dataset.root.
 """
 
 
@@ -34,10 +36,13 @@ def stage_entry(stage: Stage) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "cmd": stage.command,
         "deps": [*(dvc_template(n) for n in stage.inputs if FILES.get(n, ("",))[0] != "data"),
+                 *(["${dataset.deps}"] if stage.dataset else []),
                  *stage.files, *deps.compact(stage.code_files())],
     }
     if data:
         entry["meta"] = {"data": data}
+    if stage.dataset:
+        entry["meta"]["dataset"] = [FILES[name][1] for name in stage.dataset]
     if stage.params:
         entry["params"] = list(stage.params)
     cached = [dvc_template(name) for name in stage.outs if name not in stage.uncached]

@@ -123,6 +123,22 @@ class Paths(Node):
     reports: str
 
 
+class Dataset(Node):
+    """Which images the pipeline explains (conf/dataset/): the paper's 200 or a user's folder."""
+    name: Literal["pair200", "image_folder"]
+    root: str | None
+    deps: str | None  # dvc.yaml's `${dataset.deps}`: the manifest, or the folder itself
+
+    @model_validator(mode="after")
+    def _root_fits_name(self) -> Dataset:
+        if self.name == "image_folder" and not self.root:
+            raise ValueError("needs a folder: pass dataset.root=/path/to/images")
+        if self.name == "pair200" and self.root is not None:
+            raise ValueError("takes no root (its images are paths.data/pair-saliency/images); "
+                             "for your own folder pass dataset=image_folder dataset.root=...")
+        return self
+
+
 class Imagenet(Node):
     n_images: PosInt | None
     batch_size: PosInt
@@ -200,6 +216,7 @@ class Config(Node):
     precision: Literal["fp32", "bf16"]
     profile_name: str
     paths: Paths
+    dataset: Dataset
     model: Target
     methods: Methods
     imagenet: Imagenet

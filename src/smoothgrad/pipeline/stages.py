@@ -30,6 +30,9 @@ class Stage:
     uncached: tuple[str, ...] = ()  # outs kept in git, not DVC's cache
     args: tuple[str, ...] = ()  # arguments of its script
     files: tuple[str, ...] = ()  # other repository files it reads
+    # raw inputs (of `inputs`) that belong to the 200 images: read (and verified) only with
+    # dataset=pair200; the stage reads the configured dataset, a DVC dep as `${dataset.deps}`
+    dataset: tuple[str, ...] = ()
 
     @property
     def script_path(self) -> Path:
@@ -57,22 +60,24 @@ def figure_stage(spec_name: str, inputs: tuple[str, ...], params: tuple[str, ...
 COMPUTE = (
     Stage("predict_imagenet", "predict_imagenet.py", ("imagenet_images", "imagenet_metadata"),
           ("predictions",), ("model", "imagenet.n_images", "imagenet.batch_size", "device",
-                             "precision"),
-          metrics=("imagenet_accuracy",)),
+                             "precision", "dataset"),
+          metrics=("imagenet_accuracy",), dataset=("imagenet_images", "imagenet_metadata")),
     Stage("train_mnist", "train_mnist.py", ("mnist_data",), ("mnist_clean", "mnist_noisy"),
           ("mnist.train", "seed", "device", "precision"), metrics=("mnist_accuracy",)),
     Stage("maps", "compute_maps.py", ("predictions", "imagenet_images"), ("map_store",),
-          (*MODEL_RUN, "methods", *SMOOTHGRAD_RUN, "smoothgrad.ig_steps")),
+          (*MODEL_RUN, "methods", *SMOOTHGRAD_RUN, "smoothgrad.ig_steps", "dataset"),
+          dataset=("imagenet_images",)),
     Stage("sweep_noise", "sweep_noise.py", ("predictions", "imagenet_images"), ("noise_sweep",),
           (*MODEL_RUN, "methods.gradient", *SMOOTHGRAD_RUN, "smoothgrad.noise_levels",
-           "figures.target", "figures.fig3")),
+           "figures.target", "figures.fig3", "dataset"), dataset=("imagenet_images",)),
     Stage("sweep_samples", "sweep_samples.py", ("predictions", "imagenet_images"),
           ("samples_sweep",),
           (*MODEL_RUN, "methods.gradient", *SMOOTHGRAD_RUN, "smoothgrad.sample_counts",
-           "smoothgrad.sweep_noise_level", "figures.target", "figures.fig4")),
+           "smoothgrad.sweep_noise_level", "figures.target", "figures.fig4", "dataset"),
+          dataset=("imagenet_images",)),
     Stage("line_scan", "line_scan.py", ("predictions", "imagenet_images"), ("line_scan",),
           (*MODEL_RUN, "methods.gradient", "smoothgrad.batch_size", "figures.target",
-           "figures.fig2")),
+           "figures.fig2", "dataset"), dataset=("imagenet_images",)),
     Stage("two_objects", "two_objects.py", ("two_object_photos",), ("two_objects",),
           (*MODEL_RUN, "methods", *SMOOTHGRAD_RUN, "figures.fig6")),
     Stage("mnist_maps", "mnist_maps.py", ("mnist_data", "mnist_clean", "mnist_noisy"),
@@ -89,7 +94,8 @@ REPORT = Stage(
     (), ("profile_name", "seed", *_union(spec.params for spec in FIGURES)),
     uncached=("report",))
 GALLERY = Stage("gallery", "gallery.py", ("map_store", "reference_maps"),
-                ("gallery_page", "gallery_maps"), ("gallery",))
+                ("gallery_page", "gallery_maps"), ("gallery", "dataset.name"),
+                dataset=("reference_maps",))
 
 # The pipeline's first step: the whole config validated before any stage runs (and deletes its
 # outputs); every other stage depends on its constant stamp, so only a config error stops them.

@@ -51,7 +51,7 @@ def _rgb(pixels: np.ndarray) -> Image.Image:
 
 
 def _write_image(store: Path, index: dict[str, Any], out_dir: Path, entry: dict[str, Any],
-                 reference_dir: Path, size: int, quality: int) -> dict[str, Any]:
+                 reference_dir: Path | None, size: int, quality: int) -> dict[str, Any]:
     """Thumbnails of one image, its maps and (where they exist) the authors' maps; its page row."""
     image_id = int(entry["id"])
     arrays = read_image_maps(store, image_id)
@@ -69,9 +69,9 @@ def _write_image(store: Path, index: dict[str, Any], out_dir: Path, entry: dict[
                                             (True, times_input(attribution, pixels))):
                     path = out_dir / map_file(image_id, target, method, variant, times_image)
                     _save_webp(_gray(abs_grayscale(values)), path, size, quality)
-    references = {variant: reference_dir / f"{image_id}_{name}.png"
+    references = {variant: Path(reference_dir or ".") / f"{image_id}_{name}.png"
                   for variant, name in REFERENCE_NAMES.items()}
-    has_reference = all(p.is_file() for p in references.values())
+    has_reference = reference_dir is not None and all(p.is_file() for p in references.values())
     if has_reference:
         for variant, path in references.items():
             with Image.open(path) as ref:
@@ -100,13 +100,14 @@ def render_page(data: dict[str, Any]) -> str:
     return template.replace(_DATA_MARK, payload)
 
 
-def build_gallery(store: str | Path, out_dir: str | Path, reference_dir: str | Path, *,
+def build_gallery(store: str | Path, out_dir: str | Path, reference_dir: str | Path | None, *,
                   thumbnail_size: int, quality: int, confident_threshold: float) -> Path:
     """Write `<out_dir>/index.html` and `<out_dir>/maps/` from the map store; returns the page.
 
     `maps/` is emptied first so that no thumbnail of an earlier, larger run lingers.
     """
-    store, out_dir, reference_dir = Path(store), Path(out_dir), Path(reference_dir)
+    store, out_dir = Path(store), Path(out_dir)
+    reference_dir = None if reference_dir is None else Path(reference_dir)
     if not 0 <= confident_threshold <= 1:
         raise ConfigError(f"gallery.confident_threshold={confident_threshold} must be in [0, 1]")
     index = read_index(store)
