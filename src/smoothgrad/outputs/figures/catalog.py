@@ -135,18 +135,26 @@ def _store_speckle(paths: Paths, **_: Any) -> str:
 
 # --- Figs 3, 4: sweeps ------------------------------------------------------------------------
 
-def _sweep_rows(data: Mapping[str, np.ndarray]) -> list[str]:
-    return [row_label(str(c), int(i)) for c, i in zip(data["class_names"], data["ids"],
-                                                      strict=True)]
+def _draw_sweep(name: str, columns: Callable[[np.ndarray], list[str]],
+                title: Callable[[Mapping[str, np.ndarray]], str]) -> Callable[..., Figure]:
+    """Figs 3 and 4: one row per image, one column per swept value of the sweep `name`."""
+    def draw(paths: Paths, *, percentile: float, **_: Any) -> Figure:
+        data = load_npz(paths.get(name))
+        rows = [row_label(str(c), int(i)) for c, i in zip(data["class_names"], data["ids"],
+                                                          strict=True)]
+        return sweep_figure(data["pixels"].astype(np.float32), data["maps"].astype(np.float32),
+                            rows, columns(data["values"]), percentile=percentile,
+                            title=f"{title(data)} — {data['model']}")
+    return draw
 
 
-def _draw_fig3(paths: Paths, *, percentile: float, **_: Any) -> Figure:
-    data = load_npz(paths.get("noise_sweep"))
-    cols = [f"σ = {v:.0%}" + (" (gradient)" if v == 0 else "") for v in data["values"]]
-    return sweep_figure(data["pixels"].astype(np.float32), data["maps"].astype(np.float32),
-                        _sweep_rows(data), cols, percentile=percentile,
-                        title=f"Fig 3: noise level, SmoothGrad n={int(data['n_samples'])} — "
-                              f"{data['model']}")
+_draw_fig3 = _draw_sweep(
+    "noise_sweep",
+    lambda values: [f"σ = {v:.0%}" + (" (gradient)" if v == 0 else "") for v in values],
+    lambda data: f"Fig 3: noise level, SmoothGrad n={int(data['n_samples'])}")
+_draw_fig4 = _draw_sweep(
+    "samples_sweep", lambda values: [f"n = {int(v)}" for v in values],
+    lambda data: f"Fig 4: sample size, noise {float(data['noise_level']):.0%}")
 
 
 def _describe_fig3(paths: Paths, *, rule: SelectionRule, target: str, percentile: float) -> str:
@@ -166,15 +174,6 @@ def _measure_fig3(paths: Paths, **_: Any) -> str:
         + (f". 10-20% smoother than the gradient: {yes(max(mid) < share[0])}"
            if mid and levels[0] == 0 else ". No 10-20% level in the list")
         + "; whether 50% has lost the object is for the eye, not this number.")
-
-
-def _draw_fig4(paths: Paths, *, percentile: float, **_: Any) -> Figure:
-    data = load_npz(paths.get("samples_sweep"))
-    return sweep_figure(data["pixels"].astype(np.float32), data["maps"].astype(np.float32),
-                        _sweep_rows(data), [f"n = {int(v)}" for v in data["values"]],
-                        percentile=percentile,
-                        title=f"Fig 4: sample size, noise {float(data['noise_level']):.0%} — "
-                              f"{data['model']}")
 
 
 def _describe_fig4(paths: Paths, *, rule: SelectionRule, target: str, percentile: float) -> str:
