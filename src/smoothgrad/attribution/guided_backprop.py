@@ -15,9 +15,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
+from ..errors import ConfigError
 from .base import Attribution
 
 Rectifier = tuple[Tensor, float, float | None, bool]  # input, lower, upper (None: +inf), inplace
@@ -77,6 +78,31 @@ _RECTIFIERS: dict[Callable, Callable[..., Rectifier]] = {
 }
 
 
+# Non-linearities that are not rectifiers: Guided BackProp's rule is defined for ReLU networks
+# only, and would silently pass their plain gradient through (a different method), so a model
+# with one of them is refused. Modules are checked up front; functional calls as they happen.
+NON_RECTIFIER_MODULES: tuple[type[nn.Module], ...] = (
+    nn.GELU, nn.SiLU, nn.Hardswish, nn.Mish, nn.ELU, nn.SELU, nn.CELU, nn.LeakyReLU, nn.PReLU,
+    nn.RReLU, nn.Softplus)
+NON_RECTIFIER_CALLS: dict[Callable, str] = {
+    F.gelu: "gelu", F.silu: "silu", F.hardswish: "hardswish", F.mish: "mish", F.elu: "elu",
+    F.selu: "selu", F.celu: "celu", F.leaky_relu: "leaky_relu", F.softplus: "softplus",
+    torch._C._nn.gelu: "gelu", torch._C._nn.silu: "silu", torch._C._nn.hardswish: "hardswish",
+    torch._C._nn.mish: "mish", torch._C._nn.elu: "elu", torch._C._nn.leaky_relu: "leaky_relu",
+    torch._C._nn.softplus: "softplus", torch.selu: "selu", torch.celu: "celu",
+}
+_REFUSE = ("guided_backprop is defined for rectifier (ReLU) networks only, and this model uses "
+           "{what}; drop the method (`~methods.guided_backprop`) or use a ReLU model")
+
+
+def check_rectifier_model(model: nn.Module) -> None:
+    """Refuse (ConfigError, one line) a model with a non-rectifier activation module."""
+    for name, module in model.named_modules():
+        if isinstance(module, NON_RECTIFIER_MODULES):
+            raise ConfigError(_REFUSE.format(
+                what=f"{type(module).__name__} (at {name or 'the model'})"))
+
+
 class _GuidedMode(TorchFunctionMode):
     """Reroutes rectifiers to `_GuidedRectifier`. A hardtanh whose lower bound is not 0 is a
     saturating nonlinearity, not a rectifier, and keeps its ordinary gradient."""
@@ -84,6 +110,8 @@ class _GuidedMode(TorchFunctionMode):
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (),
                            kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
+        if func in NON_RECTIFIER_CALLS:
+            raise ConfigError(_REFUSE.format(what=f"{NON_RECTIFIER_CALLS[func]} (a call)"))
         parse = _RECTIFIERS.get(func)
         if parse is not None:
             x, lower, upper, inplace = parse(*args, **kwargs)
@@ -98,6 +126,7 @@ class GuidedBackprop(Attribution):
 
     @contextlib.contextmanager
     def rule(self) -> Iterator[None]:
+        check_rectifier_model(self.model)
         with _GuidedMode():
             yield
 
