@@ -18,6 +18,7 @@ from tqdm import tqdm
 from ..attribution import Attribution, SmoothGrad
 from ..models import ModelBundle
 from ..store.map_store import map_key, write_image_maps, write_index
+from .executor import LocalWorkers, Workers
 from .inputs import Prediction, image_batch
 
 INDEX_KEYS = ("id", "file", "label", "class_name", "label_index", "prediction_index",
@@ -41,6 +42,33 @@ def resume_dir(store: Path, key: Mapping[str, Any], files: Iterable[Path]) -> Pa
     return store.with_name(store.name + ".partial") / digest.hexdigest()[:16]
 
 
+class ImageMaps:
+    """A worker of the maps stage (see `compute.executor`): every (method, variant) of one
+    image for each of its targets, per call; built once per worker (the model loaded once)."""
+
+    def __init__(self, methods: Mapping[tuple[str, str], Attribution | SmoothGrad],
+                 bundle: ModelBundle, device: torch.device) -> None:
+        self.methods, self.bundle, self.device = methods, bundle, device
+
+    def describe(self) -> dict[str, Any]:
+        """What the store's index records about the maps, and where they were computed."""
+        return {"model": self.bundle.name,
+                "methods": list(dict.fromkeys(name for name, _ in self.methods)),
+                "variants": list(dict.fromkeys(variant for _, variant in self.methods)),
+                "maps_per_target": len(self.methods), "device": self.device.type}
+
+    def __call__(self, job: tuple[Path, Mapping[str, int]]) -> tuple[np.ndarray, dict]:
+        """(pixels, {map_key: map}) of image `job[0]` for targets `job[1]` ({name: class})."""
+        path, targets = job
+        pixels, x = image_batch(self.bundle, path, len(targets), self.device)
+        maps: dict[str, np.ndarray] = {}
+        for (name, variant), method in self.methods.items():
+            result = attribute_targets(method, x, list(targets.values()))
+            for row, target in enumerate(targets):
+                maps[map_key(target, name, variant)] = result[row]
+        return pixels.numpy(), maps
+
+
 def compute_map_store(methods: Mapping[tuple[str, str], Attribution | SmoothGrad],
                       bundle: ModelBundle, predictions: Sequence[Prediction],
                       images: Mapping[int, Path], store: Path, device: torch.device, *,
@@ -50,33 +78,40 @@ def compute_map_store(methods: Mapping[tuple[str, str], Attribution | SmoothGrad
 
     `settings` are recorded in the index beside the methods; `resume` is the resume folder
     (`resume_dir`), removed with its stale siblings once the store is complete."""
+    return write_map_store(LocalWorkers(ImageMaps(methods, bundle, device)), predictions,
+                           images, store, settings=settings, resume=resume)
+
+
+def write_map_store(workers: Workers, predictions: Sequence[Prediction],
+                    images: Mapping[int, Path], store: Path, *, settings: Mapping[str, Any],
+                    resume: Path) -> int:
+    """`compute_map_store` with the images spread over `workers` (`ImageMaps` built by
+    `compute.executor.open_workers`): each finished image goes into `resume` as it comes back,
+    so a run stopped anywhere loses only the images in progress."""
     for stale in (p for p in resume.parent.glob("*") if p != resume):
         shutil.rmtree(stale)
     done = {int(p.stem) for p in resume.glob("*.npz")}
     if done:
         print(f"maps: resuming, {len(done)} of {len(predictions)} images already in {resume}")
-    entries, n_maps = [], 0
-    for entry in tqdm(predictions, desc="maps", unit="img"):
+    entries, jobs = [], []
+    for entry in predictions:
         targets = {"label": entry["label_index"]}
         if not entry["correct"]:
             targets["prediction"] = entry["prediction_index"]
         if entry["id"] not in done:
-            pixels, x = image_batch(bundle, images[entry["id"]], len(targets), device)
-            maps: dict[str, np.ndarray] = {}
-            for (name, variant), method in methods.items():
-                result = attribute_targets(method, x, list(targets.values()))
-                for row, target in enumerate(targets):
-                    maps[map_key(target, name, variant)] = result[row]
-            write_image_maps(resume, entry["id"], pixels.numpy(), maps)
-        n_maps += len(targets) * len(methods)
+            jobs.append((entry["id"], (images[entry["id"]], targets)))
         entries.append({**{k: entry[k] for k in INDEX_KEYS}, "targets": list(targets)})
+    about = workers.call("describe")
+    for image_id, (pixels, maps) in tqdm(workers.map(jobs), total=len(jobs), desc="maps",
+                                         unit="img"):
+        write_image_maps(resume, image_id, pixels, maps)
+    n_maps = sum(len(e["targets"]) for e in entries) * about["maps_per_target"]
     shutil.rmtree(store, ignore_errors=True)  # no image of an earlier run may linger
     store.mkdir(parents=True)
     for entry in entries:
         (resume / f"{entry['id']}.npz").replace(store / f"{entry['id']}.npz")
-    names = list(dict.fromkeys(name for name, _ in methods))
-    variants = list(dict.fromkeys(variant for _, variant in methods))
-    write_index(store, {"model": bundle.name, "settings": dict(settings), "methods": names,
-                        "variants": variants, "images": entries})
+    write_index(store, {"model": about["model"], "settings": dict(settings),
+                        "methods": about["methods"], "variants": about["variants"],
+                        "images": entries})
     shutil.rmtree(resume.parent)
     return n_maps

@@ -38,7 +38,12 @@ def run_stage(name: str, run: StageRun, overrides: Sequence[str] = (),
     paths = Paths.from_config(cfg.paths)
     verify_inputs([paths.data / rest for rest in stage.get("meta", {}).get("data", [])],
                   paths.data)
-    return run(restrict(cfg, stage.get("params", ()), name), paths)
+    # Like `paths`, the `executor` node (where per-image work runs: this process or Ray) goes to
+    # every stage without being a DVC param: the results do not depend on it (each image's noise
+    # is seeded from its content), so switching executor must not rerun a stage. The one
+    # setting that does change the bytes, `executor.torch_threads`, is a param of the stages
+    # that read it.
+    return run(restrict(cfg, [*stage.get("params", ()), "executor"], name), paths)
 def stage_main(name: str, run: StageRun, argv: Sequence[str] | None = None) -> None:
     """Entry point of a stage script; `argv` (default: the command line) are overrides."""
     overrides = list(sys.argv[1:] if argv is None else argv)

@@ -139,6 +139,27 @@ class Dataset(Node):
         return self
 
 
+class Executor(Node):
+    """Where per-image work runs (conf/executor/, `compute.executor`); the Ray keys only with
+    executor=ray."""
+    name: Literal["local", "ray"]
+    torch_threads: PosInt
+    address: str | None = None
+    workers: PosInt | None = None
+    num_cpus: Annotated[float, Field(gt=0)] | None = None
+    num_gpus: NonNegFloat | None = None
+    max_retries: NonNegInt | None = None
+
+    @model_validator(mode="after")
+    def _ray_keys_with_ray(self) -> Executor:
+        ray_keys = sorted(self.model_fields_set - {"name", "torch_threads"})
+        if self.name == "local" and ray_keys:
+            raise ValueError(f"takes no {', '.join(ray_keys)} (Ray settings): pass executor=ray")
+        if self.name == "ray" and self.workers is None:
+            raise ValueError("needs executor.workers (the number of Ray actors)")
+        return self
+
+
 class Imagenet(Node):
     n_images: PosInt | None
     batch_size: PosInt
@@ -217,6 +238,7 @@ class Config(Node):
     profile_name: str
     paths: Paths
     dataset: Dataset
+    executor: Executor
     model: Target
     methods: Methods
     imagenet: Imagenet
