@@ -149,3 +149,24 @@ def test_inception_differs_from_gradient_and_is_left_unchanged() -> None:
     with torch.no_grad():
         assert torch.equal(net(x), before_out)
     torch.testing.assert_close(Gradient(net).attribute(x, 7), plain)
+
+
+@pytest.mark.parametrize("upper", [None, 6.0])
+@pytest.mark.parametrize("inplace", [False, True])
+def test_guided_rectifier_backward_matches_its_definition(upper: float | None,
+                                                          inplace: bool) -> None:
+    """The mask read off the output (as torch's own hardtanh backward does) is the definition:
+    gradient kept where it is positive and lower < input < upper, also exactly at the bounds."""
+    from smoothgrad.attribution.guided_backprop import _GuidedRectifier
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 64, generator=gen) * 5
+    x[0, :4] = torch.tensor([0.0, 6.0, -0.0, 1e-30])
+    grad = torch.randn(4, 64, generator=gen)
+    grad[1, :3] = torch.tensor([0.0, -0.0, 1e-30])
+    leaf = x.clone().requires_grad_(True)
+    out = _GuidedRectifier.apply(leaf.clone() if inplace else leaf, 0.0, upper, inplace)
+    (got,) = torch.autograd.grad(out, leaf, grad)
+    linear = (x > 0) if upper is None else (x > 0) & (x < upper)
+    assert torch.equal(got, torch.where(linear & (grad > 0), grad, torch.zeros_like(grad)))
+    assert torch.equal(out, x.clamp(0.0, upper))

@@ -3,12 +3,15 @@ each image's range, and is reproducible however the work is batched."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import Tensor, nn
 
 from smoothgrad.attribution import Gradient, IntegratedGradients, SmoothGrad
 from smoothgrad.attribution.base import Attribution
+from smoothgrad.attribution.smoothgrad import NoiseStream
 from smoothgrad.models import build_model
 
 
@@ -135,3 +138,58 @@ def test_argument_errors(net: nn.Module) -> None:
         SmoothGrad(net)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="sample_counts must be"):
         SmoothGrad(method).attribute_running(torch.rand(1, 1, 28, 28), 0, [0, 5])
+
+
+def test_same_maps_for_batch_sizes_1_7_50(net: nn.Module, images: Tensor) -> None:
+    """An image's noise stream is drawn on its device in fixed blocks (`NoiseStream`), so how
+    samples are cut into batches, and which images share a batch, cannot change it."""
+    def run(x: Tensor, batch_size: int) -> Tensor:
+        return SmoothGrad(Gradient(net), n_samples=20, batch_size=batch_size,
+                          seed=4).attribute(x, torch.arange(x.shape[0]) + 1)
+
+    reference = run(images, 7)
+    for batch_size in (1, 50):
+        torch.testing.assert_close(run(images, batch_size), reference, atol=1e-7, rtol=1e-6)
+    for k in range(images.shape[0]):  # each image alone, target as in the batch
+        alone = SmoothGrad(Gradient(net), n_samples=20, batch_size=7,
+                           seed=4).attribute(images[k:k + 1], k + 1)
+        torch.testing.assert_close(alone, reference[k:k + 1], atol=1e-7, rtol=1e-6)
+    # with other images around it (and at another position), its map does not change
+    others = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(9))
+    mixed = torch.cat([others[:1], images[1:2], others[1:]])
+    result = SmoothGrad(Gradient(net), n_samples=20, batch_size=7,
+                        seed=4).attribute(mixed, torch.tensor([0, 2, 5]))
+    torch.testing.assert_close(result[1:2], reference[1:2], atol=1e-7, rtol=1e-6)
+
+
+def test_noise_is_the_same_stream_however_it_is_cut(images: Tensor) -> None:
+    """The raw noise: samples 0..39 of an image taken in odd pieces equal one 40-sample take,
+    and the noise SmoothGrad adds is exactly sigma times that stream."""
+    whole = NoiseStream(3, images[0]).take(0, 40)
+    stream = NoiseStream(3, images[0])
+    pieces = [stream.take(a, b) for a, b in ((0, 1), (1, 8), (8, 9), (9, 33), (33, 40))]
+    assert torch.equal(torch.cat(pieces), whole)
+    assert whole.device == images.device and whole.dtype == torch.float32
+    x = images[:1]
+    sigma = 0.15 * (x.max() - x.min())
+    smooth = SmoothGrad(NoisyInput(nn.Identity().eval()), n_samples=3, batch_size=2, seed=3,
+                        aggregate="mean")
+    running = smooth.attribute_running(x, 0, [1, 2, 3])
+    first = x[0] + sigma * whole[0]
+    torch.testing.assert_close(running[1][0], first, atol=1e-6, rtol=0)
+    torch.testing.assert_close(running[3][0], x[0] + sigma * whole[:3].mean(0), atol=1e-6,
+                               rtol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_noise_is_drawn_on_the_device_and_batch_independent(net: nn.Module,
+                                                                 images: Tensor) -> None:
+    cuda_net, x = copy.deepcopy(net).to("cuda"), images.to("cuda")
+    stream = NoiseStream(0, x[0])
+    assert stream.take(0, 5).device.type == "cuda"
+    runs = [SmoothGrad(Gradient(cuda_net), n_samples=20, batch_size=b, seed=4).attribute(x, 1)
+            for b in (1, 7, 50)]
+    for run in runs[1:]:
+        torch.testing.assert_close(run, runs[0], atol=1e-6, rtol=1e-5)
+    alone = SmoothGrad(Gradient(cuda_net), n_samples=20, batch_size=7, seed=4).attribute(x[1:2], 1)
+    torch.testing.assert_close(alone, runs[0][1:2], atol=1e-6, rtol=1e-5)

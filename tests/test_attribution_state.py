@@ -123,7 +123,7 @@ def callers_globals(unusual: bool) -> Iterator[None]:
 
 
 @pytest.mark.parametrize("unusual", [False, True], ids=["default", "unusual"])
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "auto"])
 @pytest.mark.parametrize("method", list(METHODS))
 def test_call_leaves_model_and_globals_unchanged(net: Net, x: Tensor, method: str,
                                                  precision: str, unusual: bool) -> None:

@@ -7,12 +7,17 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextvars import ContextVar
 
 import torch
 from torch import Tensor, nn
 
-from ..device import check_precision, flush_denormals, precision_context
+from ..device import check_precision, flush_denormals, noisy_pass_precision, precision_context
 from ..errors import ModelStateError
+from .fold import fold_batchnorm
+
+# (method, model, precision) of the passes on SmoothGrad's noisy copies now running, if any.
+_NOISY: ContextVar[tuple[Attribution, nn.Module, str] | None] = ContextVar("noisy", default=None)
 
 
 def check_input(x: Tensor) -> None:
@@ -60,6 +65,10 @@ class Attribution(ABC):
     channels_last: None (auto) uses it for 3-channel images, where oneDNN's convolutions are
     faster in NHWC and the layout then propagates through the whole net without touching the
     model's own parameters.
+
+    precision: "fp32" (IEEE fp32 on every device), "bf16" (autocast) or "auto": single passes
+    (a plain map) in IEEE fp32 and, inside SmoothGrad, the passes on noisy copies with faster
+    numerics (see `noisy_passes`).
     """
 
     def __init__(self, model: nn.Module, *, precision: str = "fp32",
@@ -68,6 +77,7 @@ class Attribution(ABC):
         self.model = model
         self.precision = precision
         self.channels_last = channels_last
+        self._folded: tuple[tuple, nn.Module] | None = None
 
     def attribute(self, x: Tensor, target: int | Tensor) -> Tensor:
         """Attribution map for each image of `x` (model input space) w.r.t. the target logit;
@@ -95,14 +105,50 @@ class Attribution(ABC):
         pass of the summed target logits gives all of them; `autograd.grad` w.r.t. the input only
         skips every weight gradient even where parameters are not frozen. Every global switch
         touched here is restored on exit."""
+        model, precision = self.model, self.precision
+        noisy = _NOISY.get()
+        if noisy is not None and noisy[0] is self:
+            _, model, precision = noisy
         x = self._layout(x).detach().requires_grad_(True)
         cpu = flush_denormals() if x.device.type == "cpu" else contextlib.nullcontext()
-        with (torch.enable_grad(), cpu, precision_context(x.device.type, self.precision),
+        with (torch.enable_grad(), cpu, precision_context(x.device.type, precision),
               self.rule()):
-            logits = self.model(x)
+            logits = model(x)
             score = logits.gather(1, targets[:, None]).float().sum()
             (grad,) = torch.autograd.grad(score, x)
         return grad
+
+    @contextlib.contextmanager
+    def noisy_passes(self, device: torch.device) -> Iterator[None]:
+        """SmoothGrad runs its passes on noisy copies inside this. Under `precision="auto"` they
+        run on the model with BatchNorm folded into its convolutions (`fold.fold_batchnorm`: the
+        same function up to rounding), in bf16 where `device` runs it natively
+        (`device.noisy_pass_precision`), and IG computes the gradient at its baseline once per
+        target instead of once per noisy copy. Averaging over noise hides these rounding
+        changes: they move a SmoothGrad map far less than a new noise draw (benchmarks/README).
+        Other precisions are unchanged."""
+        if self.precision != "auto":
+            yield
+            return
+        token = _NOISY.set((self, self._folded_model(), noisy_pass_precision("auto", device)))
+        try:
+            yield
+        finally:
+            _NOISY.reset(token)
+
+    def in_noisy_passes(self) -> bool:
+        """Whether this method's passes now run under `noisy_passes` with `auto` numerics."""
+        noisy = _NOISY.get()
+        return noisy is not None and noisy[0] is self
+
+    def _folded_model(self) -> nn.Module:
+        """`fold_batchnorm(self.model)`, rebuilt when the model's tensors change (replaced,
+        moved or modified in place)."""
+        tensors = [*self.model.parameters(), *self.model.buffers()]
+        key = (id(self.model), *((id(t), t._version) for t in tensors))
+        if self._folded is None or self._folded[0] != key:
+            self._folded = key, fold_batchnorm(self.model)
+        return self._folded[1]
 
     @contextlib.contextmanager
     def rule(self) -> Iterator[None]:

@@ -30,17 +30,26 @@ class _GuidedRectifier(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, lower: float, upper: float | None, inplace: bool) -> Tensor:
-        linear = x > lower if upper is None else (x > lower) & (x < upper)
-        ctx.save_for_backward(linear)
+        ctx.bounds = lower, upper
         if inplace:
             ctx.mark_dirty(x)
-            return x.clamp_(lower, upper)
-        return x.clamp(lower, upper)
+            out = x.clamp_(lower, upper)
+        else:
+            out = x.clamp(lower, upper)
+        # lower < x < upper exactly where lower < out < upper: the output holds the mask, as
+        # in torch's own hardtanh backward (one fused kernel each way instead of five)
+        ctx.save_for_backward(out)
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        (linear,) = ctx.saved_tensors
-        return torch.where(linear & (grad > 0), grad, torch.zeros_like(grad)), None, None, None
+        (out,) = ctx.saved_tensors
+        lower, upper = ctx.bounds
+        if upper is None:
+            linear = torch.ops.aten.threshold_backward(grad, out, lower)
+        else:
+            linear = torch.ops.aten.hardtanh_backward(grad, out, lower, upper)
+        return linear.clamp_min_(0), None, None, None
 
 
 def _relu(input: Tensor, inplace: bool = False) -> Rectifier:

@@ -39,10 +39,18 @@ class IntegratedGradients(Attribution):
         baseline = torch.as_tensor(self.baseline, dtype=x.dtype, device=x.device).expand_as(x)
         delta = x - baseline
         alphas, weights = (t.to(device=x.device, dtype=x.dtype) for t in trapezoid(self.steps))
-        # Flatten (image, step) pairs so a pass can mix steps of several images.
-        image = torch.arange(x.shape[0], device=x.device).repeat_interleave(self.steps)
-        step = torch.arange(self.steps, device=x.device).repeat(x.shape[0])
         total = torch.zeros_like(x)
+        first = 0
+        if self.in_noisy_passes() and baseline[:1].expand_as(x).equal(baseline):
+            # SmoothGrad's noisy copies share the baseline: its gradient (alpha = 0) once per
+            # target, not once per copy (with 10 steps, a tenth of SmoothGrad(IG)'s passes).
+            unique, inverse = targets.unique(return_inverse=True)
+            at_baseline = self.input_grad(baseline[:1].expand(len(unique), *x.shape[1:]), unique)
+            total += at_baseline[inverse] * weights[0]
+            first = 1
+        # Flatten (image, step) pairs so a pass can mix steps of several images.
+        image = torch.arange(x.shape[0], device=x.device).repeat_interleave(self.steps - first)
+        step = torch.arange(first, self.steps, device=x.device).repeat(x.shape[0])
         for start in range(0, image.numel(), self.batch_size):
             i, k = image[start:start + self.batch_size], step[start:start + self.batch_size]
             scale = alphas[k].view(-1, 1, 1, 1)

@@ -12,6 +12,7 @@ from torch import Tensor
 from .base import Attribution, check_at_least
 
 AGGREGATES = ("mean", "squared", "var")
+NOISE_BLOCK = 16  # noisy samples per draw of an image's noise stream
 
 
 def image_seed(seed: int, image: Tensor) -> int:
@@ -23,6 +24,33 @@ def image_seed(seed: int, image: Tensor) -> int:
     return int.from_bytes(digest.digest(), "little") >> 1  # manual_seed wants < 2**63
 
 
+class NoiseStream:
+    """One image's N(0, 1) noise samples, drawn on the image's device by a generator there
+    (seeded with `image_seed`), in blocks of `NOISE_BLOCK` samples with one `torch.randn` call
+    each. Every draw has the same size whatever is asked for, so sample k is the same for any
+    batch size, batch composition or sample count (the first n samples of a run ARE an n-sample
+    run); CPU and CUDA share this path but draw different numbers (their generators differ)."""
+
+    def __init__(self, seed: int, image: Tensor) -> None:
+        self.generator = torch.Generator(device=image.device)
+        self.generator.manual_seed(image_seed(seed, image))
+        self.shape, self.device = (NOISE_BLOCK, *image.shape), image.device
+        self.first = 0  # index of the first sample in `self.drawn`
+        self.drawn = torch.empty((0, *image.shape), device=image.device)
+
+    def take(self, start: int, stop: int) -> Tensor:
+        """Samples start..stop-1, float32; calls must ask for increasing samples."""
+        end = self.first + self.drawn.shape[0]
+        if start > self.first:  # drop whole blocks already used
+            skip = min((start - self.first) // NOISE_BLOCK * NOISE_BLOCK, self.drawn.shape[0])
+            self.drawn, self.first = self.drawn[skip:], self.first + skip
+        blocks = [torch.randn(self.shape, generator=self.generator, device=self.device)
+                  for _ in range(-(-(stop - end) // NOISE_BLOCK))]
+        if blocks:
+            self.drawn = torch.cat([self.drawn, *blocks])
+        return self.drawn[start - self.first:stop - self.first]
+
+
 class SmoothGrad:
     """Average a method's maps over noisy copies x + N(0, sigma^2), sigma = noise_level *
     (max - min) of each image in the model's input space.
@@ -30,9 +58,12 @@ class SmoothGrad:
     aggregate: "mean" (SmoothGrad), "squared" (mean of squared maps, SmoothGrad-squared) or
     "var" (population variance of the maps, VarGrad).
     batch_size: noisy copies per forward/backward pass; copies of several images share a pass.
-    seed: noise comes from a CPU `torch.Generator` per image (seeded from `seed` and the image),
-    drawn one sample at a time and then moved to x's device, so results are the same for any
-    batch_size, batch composition and device (up to kernel rounding).
+    seed: noise comes from a `torch.Generator` per image on x's device (seeded from `seed` and
+    the image; see `NoiseStream`), so results are the same for any batch_size and batch
+    composition on one device (up to kernel rounding); CPU and CUDA draw different noise.
+
+    The wrapped method's passes on noisy copies run inside its `noisy_passes`: with
+    `precision="auto"` they use faster numerics than its single passes (see there).
     """
 
     def __init__(self, method: Attribution, noise_level: float = 0.15, n_samples: int = 50,
@@ -65,7 +96,7 @@ class SmoothGrad:
         x, targets = self.method.prepare(x, target)
         flat = x.flatten(1)
         sigma = self.noise_level * (flat.amax(1) - flat.amin(1))
-        generators = [torch.Generator().manual_seed(image_seed(self.seed, image)) for image in x]
+        streams = [NoiseStream(self.seed, image) for image in x]
         # float64 sums, added one sample at a time in sample order: exact for any batching.
         total = torch.zeros(x.shape, dtype=torch.float64, device=x.device)
         total_sq = torch.zeros_like(total) if self.aggregate != "mean" else None
@@ -75,10 +106,14 @@ class SmoothGrad:
         for start in range(0, len(pairs), self.batch_size):
             chunk = pairs[start:start + self.batch_size]
             index = torch.tensor([i for i, _ in chunk], device=x.device)
-            noise = torch.stack([torch.randn(x.shape[1:], generator=generators[i])
-                                 for i, _ in chunk])
-            noisy = x[index] + sigma[index].view(-1, 1, 1, 1) * noise.to(x.device, x.dtype)
-            maps = self.method._attribute(noisy, targets[index]).to(torch.float64)
+            # (image, first sample, end) of each image's run of samples in this chunk
+            runs = [(i, max(start, i * n_max) - i * n_max,
+                     min(start + len(chunk), (i + 1) * n_max) - i * n_max)
+                    for i in range(chunk[0][0], chunk[-1][0] + 1)]
+            noise = torch.cat([streams[i].take(a, b) for i, a, b in runs])
+            noisy = x[index] + sigma[index].view(-1, 1, 1, 1) * noise.to(x.dtype)
+            with self.method.noisy_passes(x.device):
+                maps = self.method._attribute(noisy, targets[index]).to(torch.float64)
             for (i, j), m in zip(chunk, maps, strict=True):
                 total[i] += m
                 if total_sq is not None:

@@ -234,7 +234,7 @@ class Config(Node):
     """The whole composed config (params.yaml)."""
     seed: NonNegInt
     device: Annotated[str, AfterValidator(_device)]
-    precision: Literal["fp32", "bf16"]
+    precision: Literal["auto", "fp32", "bf16"]
     profile_name: str
     paths: Paths
     dataset: Dataset
