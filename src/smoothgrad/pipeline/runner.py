@@ -36,7 +36,10 @@ def run_stage(name: str, run: StageRun, overrides: Sequence[str] = (),
     stage = declared(name)
     cfg = load_config(overrides, params_file)
     paths = Paths.from_config(cfg.paths)
-    verify_inputs([paths.data / rest for rest in stage.get("meta", {}).get("data", [])],
+    meta = stage.get("meta", {})
+    # the 200 images' files (`meta.dataset`) are read only with dataset=pair200
+    unread = set(meta.get("dataset", ())) if cfg.dataset.name != "pair200" else set()
+    verify_inputs([paths.data / rest for rest in meta.get("data", []) if rest not in unread],
                   paths.data)
     # Like `paths`, the `executor` node (where per-image work runs: this process or Ray) goes to
     # every stage without being a DVC param: the results do not depend on it (each image's noise
@@ -44,15 +47,30 @@ def run_stage(name: str, run: StageRun, overrides: Sequence[str] = (),
     # setting that does change the bytes, `executor.torch_threads`, is a param of the stages
     # that read it.
     return run(restrict(cfg, [*stage.get("params", ()), "executor"], name), paths)
+
+
+def _user_error(err: BaseException | None) -> UserError | None:
+    """The project's error behind `err`: itself, or the cause of a wrapper such as Hydra's
+    InstantiationException (`instantiate` re-raises whatever its target raises)."""
+    while err is not None:
+        if isinstance(err, UserError):
+            return err
+        err = err.__cause__
+    return None
+
+
 def stage_main(name: str, run: StageRun, argv: Sequence[str] | None = None) -> None:
     """Entry point of a stage script; `argv` (default: the command line) are overrides."""
     overrides = list(sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
     try:
         summary = run_stage(name, run, overrides)
-    except UserError as err:
-        advice = (" (after a rejected `dvc exp run -S`, `git checkout params.yaml` restores the "
-                  "committed config)" if isinstance(err, ConfigError) else "")
+    except Exception as caught:  # noqa: BLE001 - re-raised unless a UserError is behind it
+        err = _user_error(caught)
+        if err is None:
+            raise
+        advice = (" (after a rejected `dvc exp run -S`, `git checkout HEAD -- params.yaml` "
+                  "restores the committed config)" if isinstance(err, ConfigError) else "")
         print(f"{name}: error: {err}{advice}", file=sys.stderr)
         sys.exit(2)
     print(f"{name}: {summary} [{time.perf_counter() - start:.0f} s]")

@@ -40,7 +40,9 @@ class Stage:
 
     @property
     def command(self) -> str:
-        return " ".join(["python", f"experiments/{self.script}", *self.args])
+        """Runs the workspace's own `src/` (not an editable install's, which may be another
+        checkout: a queued `dvc exp run` runs in a temporary copy of the repository)."""
+        return " ".join(["PYTHONPATH=src", "python", f"experiments/{self.script}", *self.args])
 
     def code_files(self) -> list[Path]:
         """The script and every `smoothgrad` file it runs (its import closure)."""
