@@ -121,3 +121,31 @@ def test_torchvision_builder_from_a_state_dict(tmp_path: Path) -> None:
     assert bundle.mean == (0.485, 0.456, 0.406) and len(bundle.class_names) == 1000
     assert not bundle.net.training
     assert issubclass(WeightsUnavailableError, UserError)
+
+
+def test_a_folder_needs_none_of_the_200_images(tmp_path: Path) -> None:
+    """With dataset=image_folder the 200 images' files are neither read nor verified (a user
+    need not `make data`); with pair200 they still are."""
+    import importlib.util
+
+    from smoothgrad.pipeline.config import params_yaml
+    from smoothgrad.pipeline.runner import run_stage
+    from smoothgrad.pipeline.stages import STAGES
+
+    spec = importlib.util.spec_from_file_location("stage_predict",
+                                                  STAGES["predict_imagenet"].script_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _image(tmp_path / "images" / "goldfish" / "a.png")
+    weights = tmp_path / "r18.pth"
+    torch.save(tvm.resnet18().state_dict(), weights)
+    common = ["profile=smoke", f"paths.data={tmp_path / 'no-data'}",
+              f"paths.artifacts={tmp_path / 'artifacts'}", f"paths.reports={tmp_path / 'reports'}",
+              "model=torchvision", "model.arch=resnet18", f"model.weights={weights}"]
+    params = tmp_path / "params.yaml"
+    params.write_text(params_yaml([*common, "dataset=image_folder",
+                                   f"dataset.root={tmp_path / 'images'}"]))
+    assert "on 1 images" in run_stage("predict_imagenet", module.run, params_file=params)
+    params.write_text(params_yaml(common))
+    with pytest.raises(DataError, match="pair-saliency"):
+        run_stage("predict_imagenet", module.run, params_file=params)
