@@ -137,6 +137,9 @@ def compare(args: argparse.Namespace) -> None:
         rounds = ", ".join(f"{v:.4f}" for v in times[side])
         print(f"| {side} | {info[side]['precision']} | {rounds} | {median[side]:.4f} | "
               f"{median[side] / median['old']:.2f} |")
+    pairs = [n / o for o, n in zip(times["old"], times["new"], strict=True)]
+    print(f"new/old within each round: {', '.join(f'{p:.2f}' for p in pairs)}; median "
+          f"{statistics.median(pairs):.2f}")
     if args.fidelity_images:
         fidelity(args, new, tmp)
 
