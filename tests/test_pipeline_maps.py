@@ -238,7 +238,7 @@ def test_maps_stage_records_its_settings(tmp_path: Path) -> None:
     index = read_index(store)
     settings = index["settings"]
     assert (settings["smoothgrad_ig_steps"], settings["ig_steps"]) == (2, 3)
-    assert settings["precision"] == "fp32"  # shown in the gallery's header
+    assert settings["precision"] == "auto"  # shown in the gallery's header
     assert settings["ig_baseline"] == "black" and settings["n_samples"] == 2
     assert index["methods"] == ["gradient", "integrated_gradients", "guided_backprop"]
     assert [e["targets"] for e in index["images"]] == [["label", "prediction"], ["label"]]

@@ -93,7 +93,7 @@ def test_ints_pass_where_floats_are_expected_and_pixel_takes_row_col(params: dic
      "smoothgrad.noise_level=-0.1 is out of range; it must be >= 0"),
     (["seed"], "abc", "seed='abc' is not an integer"),
     (["seed"], -1, "seed=-1 is out of range; it must be >= 0"),
-    (["precision"], "fp16", "precision='fp16' is not allowed; choose one of fp32, bf16"),
+    (["precision"], "fp16", "precision='fp16' is not allowed; choose one of auto, fp32, bf16"),
     (["device"], "gpu", "device='gpu' is not allowed; choose one of auto, cpu, cuda, cuda:N"),
     (["smoothgrad", "aggregate"], "median",
      "smoothgrad.aggregate='median' is not allowed; choose one of mean, squared, var"),
@@ -180,7 +180,7 @@ def test_a_subset_of_methods_validates() -> None:
 def test_several_problems_are_listed_on_one_line(params: dict) -> None:
     cfg = with_value(with_value(params, ["seed"], "abc"), ["precision"], "fp16")
     assert error_line(cfg) == ("config: seed='abc' is not an integer | precision='fp16' is not "
-                               "allowed; choose one of fp32, bf16")
+                               "allowed; choose one of auto, fp32, bf16")
 
 
 def test_allowed_values_match_the_code_that_uses_them() -> None:
