@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from stage_helpers import tiny_bundle
 from torch import nn
 
 import smoothgrad.compute.maps as maps_module
 from smoothgrad.compute.maps import compute_map_store, resume_dir
 from smoothgrad.compute.methods import SmoothGradSettings, method_grid
 from smoothgrad.compute.mnist import save_checkpoint
-from smoothgrad.models import ModelBundle
 from smoothgrad.outputs.figures.style import _METADATA, plt, save_figure
 from smoothgrad.outputs.gallery.build import _save_webp
 from smoothgrad.pipeline.builders import method_factories
@@ -163,18 +163,6 @@ def test_atomic_writers_write_the_bytes_of_a_plain_write(tmp_path: Path) -> None
 
 # --- issue 13.7: no `.partial` folder after an interrupted, then completed maps stage ---
 
-SIZE = 16
-
-
-def _tiny_bundle() -> ModelBundle:
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
-                            nn.Flatten(), nn.Linear(16, 1000))
-    return ModelBundle(name="tiny", net=net, input_size=SIZE, mean=(0.5,) * 3, std=(0.5,) * 3,
-                       class_names=[str(i) for i in range(1000)])
-
-
 def _entry(image_id: int) -> dict:
     correct = image_id != 2
     return {"id": image_id, "file": f"{image_id}.png", "label": "goldfish",
@@ -187,7 +175,7 @@ def _entry(image_id: int) -> dict:
 def test_an_interrupted_then_completed_maps_stage_leaves_no_partial_folder(
         tmp_path: Path, monkeypatch) -> None:
     factories = method_factories(compose_config().methods)
-    bundle = _tiny_bundle()
+    bundle = tiny_bundle()
     settings = SmoothGradSettings(noise_level=0.15, n_samples=2, aggregate="mean", batch_size=3,
                                   seed=0)
     methods = {k: m for k, m in method_grid(factories, bundle, "fp32", settings).items()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
+from stage_helpers import SIZE, tiny_bundle
 
 import smoothgrad.compute.maps as maps_module
 from smoothgrad.compute.maps import compute_map_store, resume_dir
@@ -36,23 +36,11 @@ from smoothgrad.store.map_store import map_key, read_image_maps, read_index
 from smoothgrad.store.paths import REPO_ROOT
 from smoothgrad.store.selection import SelectionRule
 
-SIZE = 16
 CPU = torch.device("cpu")
 SETTINGS = SmoothGradSettings(noise_level=0.15, n_samples=2, aggregate="mean", batch_size=3,
                               seed=0)
 VARIANTS = ["plain", "smoothgrad"]
 SMOOTH_IG = {"integrated_gradients": {"steps": 2}}  # SmoothGrad(IG) with fewer steps
-
-
-def tiny_bundle(weights_path: str | None = None) -> ModelBundle:
-    """A seeded 16 px net over the 1000 ImageNet classes; also a `model._target_` for stage
-    runs (`weights_path` only to take the config node's key)."""
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
-                            nn.Flatten(), nn.Linear(16, 1000))
-    return ModelBundle(name="tiny", net=net, input_size=SIZE, mean=(0.5,) * 3, std=(0.5,) * 3,
-                       class_names=[str(i) for i in range(1000)])
 
 
 def entry(image_id: int, correct: bool = True) -> dict:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -13,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision.models as tvm
+from stage_helpers import stage_run
 
 from smoothgrad.pipeline.config import params_yaml
 from smoothgrad.pipeline.runner import run_stage
-from smoothgrad.pipeline.stages import STAGES
 from smoothgrad.store.paths import REPO_ROOT, Paths
 
 pytestmark = pytest.mark.slow
@@ -24,15 +23,6 @@ pytestmark = pytest.mark.slow
 IMAGES = REPO_ROOT / "data" / "pair-saliency" / "images"
 # three of the 200 images, filed under their classes (ids 1, 2, 3 of the metadata)
 PICKS = {"1.png": "a", "2.png": "b", "3.png": "c"}
-
-
-def _stage_run(name: str):
-    """The `run` of a stage script, loaded as `python experiments/<script>` would."""
-    stage = STAGES[name]
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", stage.script_path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.figure_run(name) if stage.script == "figure.py" else module.run
 
 
 def _recipe() -> tuple[list[str], list[str]]:
@@ -72,7 +62,7 @@ def own_run(tmp_path_factory) -> tuple[Path, list[str]]:
     order = ["check_config", "predict_imagenet", "maps", "sweep_noise", "sweep_samples",
              "line_scan", "gallery"]
     for name in [*order, *(s for s in stages if s not in order)]:
-        run_stage(name, _stage_run(name), params_file=params)
+        run_stage(name, stage_run(name), params_file=params)
     return root, stages
 
 

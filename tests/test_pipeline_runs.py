@@ -3,10 +3,10 @@ scripts), with every output moved by `paths.*` overrides, then with a `methods` 
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from stage_helpers import stage_run
 
 from smoothgrad.errors import DataError
 from smoothgrad.pipeline.config import params_yaml
@@ -15,15 +15,6 @@ from smoothgrad.pipeline.stages import STAGES
 from smoothgrad.store.paths import REPO_ROOT, Paths
 
 pytestmark = pytest.mark.slow
-
-
-def _stage_run(name: str):
-    """The `run` of a stage script, loaded as `python experiments/<script>` would."""
-    stage = STAGES[name]
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", stage.script_path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.figure_run(name) if stage.script == "figure.py" else module.run
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +27,7 @@ def elsewhere(tmp_path_factory) -> tuple[Path, Path]:
     before = {p: p.stat().st_mtime_ns for p in (REPO_ROOT / "artifacts").rglob("*")
               if p.is_file()} if (REPO_ROOT / "artifacts").exists() else {}
     for name in STAGES:
-        run_stage(name, _stage_run(name), params_file=params)
+        run_stage(name, stage_run(name), params_file=params)
     after = {p: p.stat().st_mtime_ns for p in (REPO_ROOT / "artifacts").rglob("*")
              if p.is_file()} if (REPO_ROOT / "artifacts").exists() else {}
     assert after == before, "a stage wrote into the repository's artifacts/"
@@ -56,10 +47,10 @@ def test_methods_override_builds_what_can_be_built(elsewhere) -> None:
     root, params = elsewhere
     only = ["~methods.integrated_gradients"]
     for name in ("maps", "two_objects", "gallery", "fig1_noisy_gradient", "fig6_discriminativity"):
-        run_stage(name, _stage_run(name), only, params_file=params)
+        run_stage(name, stage_run(name), only, params_file=params)
     paths = Paths(REPO_ROOT / "data", root / "artifacts", root / "reports")
     assert '"methods": ["gradient", "guided_backprop"]' in paths.get("gallery_page").read_text()
     for name in ("fig5_methods_compared", "fig7_smoothgrad_on_methods"):
         with pytest.raises(DataError, match="needs the integrated_gradients map") as err:
-            run_stage(name, _stage_run(name), only, params_file=params)
+            run_stage(name, stage_run(name), only, params_file=params)
         assert "\n" not in str(err.value)
