@@ -72,10 +72,8 @@ def _closure(script: Path) -> frozenset[Path]:
                 seen.add(module)
                 todo.extend(_imported(_module_file(module)) - seen)
     files = {_module_file(m) for m in seen}
-    for init in [f for f in files if f.name == "__init__.py"]:
-        files.update(_package_data(init.parent))
-    for module_file in list(files):
-        files.update(_package_data(module_file.parent))
+    for folder in {f.parent for f in files}:
+        files.update(_package_data(folder))
     return frozenset(files)
 
 
