@@ -26,7 +26,7 @@ from smoothgrad.pipeline.config import compose_config, load_config, params_yaml
 from smoothgrad.store.paths import REPO_ROOT
 
 VENV_BIN = Path(sys.executable).parent
-ADVICE = "git checkout HEAD -- params.yaml"
+ADVICE = "git show HEAD:params.yaml > params.yaml"
 
 
 # ---------------------------------------------------------------- helpers
@@ -99,8 +99,11 @@ def trial(smoke_repo):
     base = _run(["git", "rev-parse", "HEAD"], smoke_repo, env).stdout.strip()
     yield run
     # params.yaml, dvc.lock and the uncached metrics (git-tracked in the clone), back to the
-    # smoke run's commit: a failed `dvc exp run` may leave HEAD elsewhere (see the note below)
+    # smoke run's commit
     _run(["git", "reset", "-q", "--hard", base], smoke_repo, env)
+    # git may see no change in the params.yaml DVC rewrote (same size, stat cache): write it
+    (smoke_repo / "params.yaml").write_text(
+        _run(["git", "show", f"{base}:params.yaml"], smoke_repo, env).stdout)
     restored = _run(["dvc", "checkout", "-f", "-q"], smoke_repo, env)
     assert restored.returncode == 0, restored.stderr
     status = _run(["dvc", "status", "-q"], smoke_repo, env)
@@ -126,12 +129,9 @@ def _rejected_by_check_config(run, smoke_repo: Path, override: str) -> str:
         assert f"{stage}:" not in output, f"{stage} ran after a rejected config:\n{output}"
     after = _tree(smoke_repo / "artifacts"), _tree(smoke_repo / "reports")
     assert (smoke_repo / "params.yaml").read_text() != committed  # DVC wrote the bad config
-    # The advice (`git checkout HEAD -- params.yaml`) restored the typo trial but not always the
-    # precision/seed ones: a failed `dvc exp run` can leave HEAD on a commit holding the bad
-    # params.yaml (open defect, see the session note); restore from the smoke run's commit here.
-    base = run(["git", "rev-parse", ":/^smoke run"]).stdout.strip()  # the fixture's commit
-    restore = run(["git", "checkout", base, "--", "params.yaml"])
+    restore = run(["bash", "-c", ADVICE])  # the advice in the error line
     assert restore.returncode == 0, restore.stderr
+    assert (smoke_repo / "params.yaml").read_text() == committed, "the advice did not restore"
     before[0].pop("config_checked.txt", None)  # check_config's own output, rewritten by checkout
     after[0].pop("config_checked.txt", None)
     assert after == before, "a rejected config changed or deleted a stage's output"

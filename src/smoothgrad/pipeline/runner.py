@@ -69,7 +69,7 @@ def stage_main(name: str, run: StageRun, argv: Sequence[str] | None = None) -> N
         err = _user_error(caught)
         if err is None:
             raise
-        advice = (" (after a rejected `dvc exp run -S`, `git checkout HEAD -- params.yaml` "
+        advice = (" (after a rejected `dvc exp run -S`, `git show HEAD:params.yaml > params.yaml` "
                   "restores the committed config)" if isinstance(err, ConfigError) else "")
         print(f"{name}: error: {err}{advice}", file=sys.stderr)
         sys.exit(2)
