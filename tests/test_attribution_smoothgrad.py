@@ -86,6 +86,20 @@ def test_squared_and_var_are_exact_on_two_samples(net: nn.Module, images: Tensor
     assert torch.equal(run("var")[1], torch.zeros_like(images))
 
 
+def test_aggregates_of_one_run_equal_separate_runs(net: nn.Module, images: Tensor) -> None:
+    """SmoothGrad, SmoothGrad-squared and VarGrad from the same noisy passes (the map store's
+    three variants) are bit-identical to three runs of one aggregate each."""
+    together = SmoothGrad(Gradient(net), n_samples=3, batch_size=2, seed=4).attribute_aggregates(
+        images, 1)
+    assert list(together) == ["mean", "squared", "var"]
+    for aggregate, result in together.items():
+        alone = SmoothGrad(Gradient(net), n_samples=3, aggregate=aggregate, batch_size=2,
+                           seed=4).attribute(images, 1)
+        assert torch.equal(result, alone), aggregate
+    with pytest.raises(ValueError, match="aggregates must be some of"):
+        SmoothGrad(Gradient(net)).attribute_aggregates(images, 1, ["median"])
+
+
 def test_sigma_scales_with_each_image_range() -> None:
     x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     x[1] = x[1] * 10 + 3

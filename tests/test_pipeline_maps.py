@@ -32,14 +32,14 @@ from smoothgrad.pipeline.builders import method_factories
 from smoothgrad.pipeline.config import compose_config
 from smoothgrad.pipeline.runner import run_stage
 from smoothgrad.store.arrays import load_npz, write_json
-from smoothgrad.store.map_store import map_key, read_image_maps, read_index
+from smoothgrad.store.map_store import SMOOTHGRAD_VARIANTS, map_key, read_image_maps, read_index
 from smoothgrad.store.paths import REPO_ROOT
 from smoothgrad.store.selection import SelectionRule
 
 CPU = torch.device("cpu")
 SETTINGS = SmoothGradSettings(noise_level=0.15, n_samples=2, aggregate="mean", batch_size=3,
                               seed=0)
-VARIANTS = ["plain", "smoothgrad"]
+VARIANTS = ["plain", *SMOOTHGRAD_VARIANTS.values()]
 SMOOTH_IG = {"integrated_gradients": {"steps": 2}}  # SmoothGrad(IG) with fewer steps
 
 
@@ -222,7 +222,8 @@ def test_maps_stage_records_its_settings(tmp_path: Path) -> None:
         "smoothgrad.n_samples=2", "smoothgrad.batch_size=3", "smoothgrad.ig_steps=2",
         "methods.integrated_gradients.steps=3"])
     store = artifacts / "maps"
-    assert summary == f"{2 * 6 + 6} maps of 2 images (tiny) -> {store}"
+    per_target = 3 * len(VARIANTS)  # three methods, each plain + SmoothGrad's 3 aggregates
+    assert summary == f"{3 * per_target} maps of 2 images (tiny) -> {store}"
     index = read_index(store)
     settings = index["settings"]
     assert (settings["smoothgrad_ig_steps"], settings["ig_steps"]) == (2, 3)

@@ -4,7 +4,7 @@ VarGrad, and running aggregates at several sample counts from one run."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import Tensor
@@ -86,21 +86,41 @@ class SmoothGrad:
         """The aggregate over `n_samples` noisy copies of each image; float32, x's shape."""
         return self.attribute_running(x, target, [self.n_samples])[self.n_samples]
 
+    def attribute_aggregates(self, x: Tensor, target: int | Tensor,
+                             aggregates: Iterable[str] = AGGREGATES) -> dict[str, Tensor]:
+        """Several aggregates of the same `n_samples` noisy passes (SmoothGrad,
+        SmoothGrad-squared and VarGrad for the price of one): {aggregate: map}."""
+        aggregates = tuple(aggregates)
+        runs = self._run(x, target, [self.n_samples], aggregates)
+        return {name: runs[self.n_samples, name] for name in aggregates}
+
     def attribute_running(self, x: Tensor, target: int | Tensor,
                           sample_counts: Iterable[int]) -> dict[int, Tensor]:
         """The aggregate after each count in `sample_counts`, all from one run of
         max(sample_counts) samples (the first n samples of a run ARE an n-sample run)."""
         counts = sorted(set(sample_counts))
+        runs = self._run(x, target, counts, (self.aggregate,))
+        return {n: runs[n, self.aggregate] for n in counts}
+
+    def _run(self, x: Tensor, target: int | Tensor, counts: Sequence[int],
+             aggregates: Sequence[str]) -> dict[tuple[int, str], Tensor]:
+        """{(n, aggregate): map} after each of `counts` samples, from one run."""
+        counts = sorted(set(counts))
         if not counts or counts[0] < 1:
             raise ValueError(f"sample_counts must be a non-empty set of ints >= 1 (got {counts})")
+        unknown = [a for a in aggregates if a not in AGGREGATES]
+        if unknown or not aggregates:
+            raise ValueError(f"aggregates must be some of {AGGREGATES} (got {aggregates})")
         x, targets = self.method.prepare(x, target)
         flat = x.flatten(1)
         sigma = self.noise_level * (flat.amax(1) - flat.amin(1))
         streams = [NoiseStream(self.seed, image) for image in x]
         # float64 sums, added one sample at a time in sample order: exact for any batching.
         total = torch.zeros(x.shape, dtype=torch.float64, device=x.device)
-        total_sq = torch.zeros_like(total) if self.aggregate != "mean" else None
-        results = {n: torch.empty_like(x, dtype=torch.float32) for n in counts}
+        squares = any(a != "mean" for a in aggregates)
+        total_sq = torch.zeros_like(total) if squares else None
+        results = {(n, a): torch.empty_like(x, dtype=torch.float32)
+                   for n in counts for a in aggregates}
         n_max = counts[-1]
         pairs = [(i, j) for i in range(x.shape[0]) for j in range(n_max)]
         for start in range(0, len(pairs), self.batch_size):
@@ -119,14 +139,16 @@ class SmoothGrad:
                 if total_sq is not None:
                     total_sq[i] += m * m
                 if j + 1 in counts:
-                    sq = None if total_sq is None else total_sq[i]
-                    results[j + 1][i] = self._aggregate(total[i], sq, j + 1)
-        return {n: Attribution.finish(result) for n, result in results.items()}
+                    for name in aggregates:
+                        sq = None if total_sq is None else total_sq[i]
+                        results[j + 1, name][i] = _aggregate(name, total[i], sq, j + 1)
+        return {key: Attribution.finish(result) for key, result in results.items()}
 
-    def _aggregate(self, total: Tensor, total_sq: Tensor | None, n: int) -> Tensor:
-        """One image's aggregate from its running sums of maps and squared maps."""
-        mean = total / n
-        if total_sq is None:
-            return mean
-        mean_sq = total_sq / n
-        return mean_sq if self.aggregate == "squared" else (mean_sq - mean * mean).clamp_min(0)
+
+def _aggregate(name: str, total: Tensor, total_sq: Tensor | None, n: int) -> Tensor:
+    """One image's aggregate `name` from its running sums of maps and squared maps."""
+    mean = total / n
+    if name == "mean":
+        return mean
+    mean_sq = total_sq / n
+    return mean_sq if name == "squared" else (mean_sq - mean * mean).clamp_min(0)

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..attribution import Attribution, SmoothGrad
 from ..models import ModelBundle
-from ..store.map_store import map_key, write_image_maps, write_index
+from ..store.map_store import SMOOTHGRAD_VARIANTS, map_key, write_image_maps, write_index
 from .executor import LocalWorkers, Workers
 from .inputs import Prediction, image_batch
 
@@ -44,28 +44,41 @@ def resume_dir(store: Path, key: Mapping[str, Any], files: Iterable[Path]) -> Pa
 
 class ImageMaps:
     """A worker of the maps stage (see `compute.executor`): every (method, variant) of one
-    image for each of its targets, per call; built once per worker (the model loaded once)."""
+    image for each of its targets, per call; built once per worker (the model loaded once).
+    A SmoothGrad method gives all its aggregates (`SMOOTHGRAD_VARIANTS`) from one run."""
 
     def __init__(self, methods: Mapping[tuple[str, str], Attribution | SmoothGrad],
                  bundle: ModelBundle, device: torch.device) -> None:
         self.methods, self.bundle, self.device = methods, bundle, device
 
+    def _variants(self, variant: str, method: Attribution | SmoothGrad) -> list[str]:
+        return list(SMOOTHGRAD_VARIANTS.values()) if isinstance(method, SmoothGrad) else [variant]
+
     def describe(self) -> dict[str, Any]:
         """What the store's index records about the maps, and where they were computed."""
+        variants = [v for (_, variant), method in self.methods.items()
+                    for v in self._variants(variant, method)]
         return {"model": self.bundle.name,
                 "methods": list(dict.fromkeys(name for name, _ in self.methods)),
-                "variants": list(dict.fromkeys(variant for _, variant in self.methods)),
-                "maps_per_target": len(self.methods), "device": self.device.type}
+                "variants": list(dict.fromkeys(variants)),
+                "maps_per_target": len(variants), "device": self.device.type}
 
     def __call__(self, job: tuple[Path, Mapping[str, int]]) -> tuple[np.ndarray, dict]:
         """(pixels, {map_key: map}) of image `job[0]` for targets `job[1]` ({name: class})."""
         path, targets = job
         pixels, x = image_batch(self.bundle, path, len(targets), self.device)
+        target = torch.tensor(list(targets.values()), device=x.device)
         maps: dict[str, np.ndarray] = {}
         for (name, variant), method in self.methods.items():
-            result = attribute_targets(method, x, list(targets.values()))
-            for row, target in enumerate(targets):
-                maps[map_key(target, name, variant)] = result[row]
+            if isinstance(method, SmoothGrad):
+                results = {SMOOTHGRAD_VARIANTS[agg]: m for agg, m in
+                           method.attribute_aggregates(x, target, SMOOTHGRAD_VARIANTS).items()}
+            else:
+                results = {variant: method.attribute(x, target)}
+            for shown, result in results.items():
+                result = result.detach().float().cpu().numpy()
+                for row, target_name in enumerate(targets):
+                    maps[map_key(target_name, name, shown)] = result[row]
         return pixels.numpy(), maps
 
 

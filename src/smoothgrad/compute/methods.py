@@ -15,7 +15,6 @@ from ..errors import ConfigError
 from ..models import ModelBundle
 
 MethodFactory = Callable[..., Attribution]
-VARIANTS = ("plain", "smoothgrad")
 
 
 @dataclass(frozen=True)
@@ -55,8 +54,9 @@ def build_method(factory: MethodFactory, bundle: ModelBundle, precision: str,
 def method_grid(factories: Mapping[str, MethodFactory], bundle: ModelBundle, precision: str,
                 smoothgrad: SmoothGradSettings, smooth_overrides: Mapping[str, Mapping] = ()
                 ) -> dict[tuple[str, str], Attribution]:
-    """(method, variant) -> attribution: each method plain and inside SmoothGrad;
-    `smooth_overrides[name]` changes the base method inside SmoothGrad (e.g. fewer IG steps)."""
+    """(method, variant) -> attribution: each method "plain" and inside SmoothGrad
+    ("smoothgrad", whose one run gives every aggregate); `smooth_overrides[name]` changes the
+    base method inside SmoothGrad (e.g. fewer IG steps)."""
     smooth_overrides = dict(smooth_overrides)
     grid: dict[tuple[str, str], Attribution] = {}
     for name, factory in factories.items():

@@ -230,6 +230,60 @@ class Figures(Node):
     fig7: Rule
 
 
+class Bootstrap(Node):
+    """Confidence intervals over images (`scipy.stats.bootstrap`)."""
+    confidence: Annotated[float, _within(0, 1, open_low=True)]
+    n_resamples: Annotated[int, Field(ge=100)]
+    method: Literal["percentile", "basic", "BCa"]
+
+
+class ClaimRule(Node):
+    """A claim's verdict rule (`outputs.claims`): each part's statistic holds when its CI lies
+    wholly on the claimed side of `threshold` (below/above), or within [lo, hi] (within)."""
+    direction: Literal["below", "above", "within"]
+    threshold: float | Annotated[list[float], Field(min_length=2, max_length=2)]
+    text: str  # the claim in the paper's words
+
+
+class SigmaEval(Node):
+    images: PosInt
+    noise_levels: Annotated[list[NonNegFloat], Field(min_length=2)]
+    n_samples: PosInt
+    claimed: Annotated[list[NonNegFloat], Field(min_length=2, max_length=2)]  # [lo, hi]
+    degraded: NonNegFloat
+
+
+class Deletion(Node):
+    steps: Annotated[int, Field(ge=2)]
+    baseline: Literal["blur", "mean"]
+    blur_sigma: Annotated[float, Field(gt=0)]
+
+
+class ConvergenceEval(Node):
+    images: PosInt
+    sample_counts: Annotated[list[PosInt], Field(min_length=3)]
+    after: PosInt  # "diminishing returns past n = after"
+
+
+class GridEval(Node):
+    mosaics: PosInt
+    min_prob: Annotated[float, _within(0, 1)]
+    methods: Annotated[list[str], Field(min_length=1)]
+
+
+class Evaluation(Node):
+    """The paper's claims measured (`outputs.claims`): sizes, measures and verdict rules."""
+    bootstrap: Bootstrap
+    cutoff: Annotated[float, _within(0, 0.5, open_low=True)]  # speckle's frequency cut-off
+    border: Annotated[float, _within(0, 0.5, open_low=True)]  # C5's background band
+    deletion: Deletion
+    sigma: SigmaEval
+    convergence: ConvergenceEval
+    grids: GridEval
+    mnist_images: PosInt
+    rules: dict[str, ClaimRule]
+
+
 class Config(Node):
     """The whole composed config (params.yaml)."""
     seed: NonNegInt
@@ -246,6 +300,7 @@ class Config(Node):
     mnist: Mnist
     gallery: Gallery
     figures: Figures
+    evaluation: Evaluation
 
 
 def validate_config(cfg: Mapping[str, Any] | DictConfig) -> None:

@@ -12,6 +12,8 @@ Layout of a store folder (e.g. `artifacts/maps`):
   input grid as shown; and one "<target>/<method>/<variant>" (C, H, W) float16 raw signed
   attribution (model input space) per target in `targets` and method and
   variant in the index's lists. "x image" maps are derived at display time as map * pixels.
+  Variants: "plain" (the method itself) and, from the same noisy passes, SmoothGrad's three
+  aggregates (`SMOOTHGRAD_VARIANTS`); settings["aggregate"] names the one figures show.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from ..errors import DataError
 from .arrays import load_npz, save_npz, write_json
 
 TARGETS = ("label", "prediction")
+# SmoothGrad's aggregate -> the store variant that holds it
+SMOOTHGRAD_VARIANTS = {"mean": "smoothgrad", "squared": "smoothgrad_squared", "var": "vargrad"}
 
 
 def map_key(target: str, method: str, variant: str) -> str:

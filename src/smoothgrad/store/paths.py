@@ -35,9 +35,22 @@ FILES: dict[str, tuple[str, str]] = {
     "mnist_clean": ("artifacts", "mnist/clean.pt"),
     "mnist_noisy": ("artifacts", "mnist/noisy.pt"),
     "mnist_maps": ("artifacts", "mnist/maps.npz"),
+    # the claims' measurements, per image (`outputs.claims` turns them into verdicts)
+    "map_scores": ("artifacts", "evaluation/map_scores.json"),
+    "sigma_eval": ("artifacts", "evaluation/sigma.npz"),
+    "convergence_eval": ("artifacts", "evaluation/convergence.npz"),
+    "grid_eval": ("artifacts", "evaluation/grids.npz"),
+    "mnist_eval": ("artifacts", "evaluation/mnist.npz"),
     # what a reader sees
     "imagenet_accuracy": ("reports", "metrics/imagenet_accuracy.json"),
     "mnist_accuracy": ("reports", "metrics/mnist.json"),
+    "mnist_training_log": ("reports", "plots/mnist_training"),  # DVCLive, one folder per model
+    "claims": ("reports", "metrics/claims.json"),
+    "plot_noise": ("reports", "plots/noise_by_method.csv"),
+    "plot_sigma": ("reports", "plots/noise_and_deletion_by_sigma.csv"),
+    "plot_convergence": ("reports", "plots/convergence.csv"),
+    "plot_pointing": ("reports", "plots/grid_pointing_game.csv"),
+    "plot_mnist": ("reports", "plots/mnist_noise.csv"),
     "gallery_page": ("reports", "gallery/index.html"),
     "gallery_maps": ("reports", "gallery/maps"),
     "report": ("reports", "README.md"),
