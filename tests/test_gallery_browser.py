@@ -1,5 +1,6 @@
-"""Open a generated gallery in Debian's headless Chromium, flip every control and check what the
-page shows, and that no request leaves the file system.
+"""Open a generated gallery in Debian's headless Chromium, flip every control (maps side by side,
+per-image scores, sort by SmoothGrad's reduction) and check what the page shows, and that no
+request leaves the file system.
 
 The browser is driven over the DevTools protocol on `--remote-debugging-pipe` (fds 3 and 4,
 NUL-terminated JSON), so the test needs no pip package and no downloaded browser.
@@ -22,7 +23,15 @@ from typing import Any
 
 import pytest
 from omegaconf import DictConfig
-from test_gallery import REFERENCE_ID, ROWS, SETTINGS, write_store
+from test_gallery import (
+    REFERENCE_ID,
+    ROWS,
+    SETTINGS,
+    SMOOTH_SPECKLE,
+    map_scores,
+    write_scores,
+    write_store,
+)
 
 from smoothgrad.outputs.gallery import build_gallery
 from smoothgrad.pipeline.config import compose_config
@@ -157,7 +166,7 @@ def gallery(tmp_path_factory: pytest.TempPathFactory, smoke: DictConfig) -> Path
     row, an unconfident one and the authors' maps for one image (every control has an effect)."""
     root = tmp_path_factory.mktemp("gallery")
     store, references = write_store(root)
-    return build_gallery(store, root / "gallery", references,
+    return build_gallery(store, root / "gallery", references, scores=write_scores(store),
                          thumbnail_size=smoke.thumbnail_size, quality=smoke.quality,
                          confident_threshold=smoke.confident_threshold)
 
@@ -177,11 +186,15 @@ def page(gallery: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Br
 
 ROW_STATE = """Array.from(document.querySelectorAll('.row')).map(r => ({
   id: Number(r.dataset.id), shown: !r.hidden,
-  map: r.querySelector('img.map').getAttribute('src'),
-  authors: r.querySelector('figure.authors').hidden ? null
-           : r.querySelector('img.ref').getAttribute('src'),
-  caption: r.querySelector('figure.ours figcaption').textContent,
+  maps: Array.from(r.querySelectorAll('figure.ours:not([hidden]) img'), i => i.getAttribute('src')),
+  captions: Array.from(r.querySelectorAll('figure.ours:not([hidden]) figcaption'),
+                       c => c.textContent),
+  scores: Array.from(r.querySelectorAll('figure.ours:not([hidden]) .score'), c => c.textContent),
+  gain: Array.from(r.querySelectorAll('.gain div'), c => c.textContent),
+  authors: Array.from(r.querySelectorAll('figure.authors:not([hidden]) img'),
+                      i => i.getAttribute('src')),
   predColor: getComputedStyle(r.querySelector('.pred')).backgroundColor}))"""
+ORDER = "Array.from(document.querySelectorAll('.row'), r => Number(r.dataset.id))"
 
 
 def rows(page: Browser) -> dict[int, dict[str, Any]]:
@@ -192,19 +205,34 @@ def click(page: Browser, selector: str) -> None:
     page.js(f"document.querySelector({json.dumps(selector)}).click()")
 
 
+def sort_by(page: Browser, value: str) -> list[int]:
+    """Pick a sort option; the row ids in page order."""
+    page.js(f"(() => {{ const s = document.querySelector('#sort'); s.value = {json.dumps(value)};"
+            " s.dispatchEvent(new Event('change', {bubbles: true})); })()")
+    return page.js(ORDER)
+
+
 def expected(image_id: int, target: str, method: str, variant: str, times: bool) -> str:
-    wrong = {i for i, label, prediction, _ in ROWS if label != prediction}
-    target = target if image_id in wrong else "label"
+    target = target if image_id in WRONG else "label"
     return f"maps/{image_id}/{target}-{method}-{variant}{'-x' if times else ''}.webp"
 
 
-def assert_maps(page: Browser, target: str, method: str, variant: str, times: bool) -> None:
+WRONG = {i for i, label, prediction, _ in ROWS if label != prediction}
+
+
+def assert_maps(page: Browser, target: str, method: str, variants: tuple[str, ...],
+                times: bool) -> None:
     shown = rows(page)
-    assert {i: r["map"] for i, r in shown.items()} == {
-        i: expected(i, target, method, variant, times) for i in shown}
+    assert {i: r["maps"] for i, r in shown.items()} == {
+        i: [expected(i, target, method, v, times) for v in variants] for i in shown}
     # The new images really load (a missing file would leave naturalWidth at 0).
     page.wait_for("Array.from(document.querySelectorAll('.row:not([hidden]) figure:not([hidden])"
                   " img')).every(i => i.complete && i.naturalWidth > 0)")
+
+
+def score_text(image_id: int, target: str, variant: str) -> str:
+    scores = map_scores(image_id, target if image_id in WRONG else "label", variant)
+    return " \u00b7 ".join(f"{k} {v:#.3g}" for k, v in scores.items())  # JS toPrecision(3)
 
 
 def test_controls_hover_and_offline(page: Browser, gallery: Path, smoke: DictConfig) -> None:
@@ -214,6 +242,7 @@ def test_controls_hover_and_offline(page: Browser, gallery: Path, smoke: DictCon
     header = page.js("document.querySelector('header').innerText")
     assert "synthetic_net" in header and f"n_samples={SETTINGS['n_samples']}" in header
     assert f"{100 * threshold:.1f}%" in header  # the confident threshold is shown
+    assert "speckle: high-frequency energy share; lower = smoother" in header
     state = rows(page)
     assert sorted(state) == [i for i, *_ in ROWS]
     assert page.js("Array.from(document.querySelectorAll('.row img'))"
@@ -221,33 +250,56 @@ def test_controls_hover_and_offline(page: Browser, gallery: Path, smoke: DictCon
     red = "rgb(229, 57, 53)"
     assert {i: r["predColor"] == red for i, r in state.items()} == {
         i: label != prediction for i, label, prediction, _ in ROWS}
-    assert_maps(page, "label", "gradient", "plain", False)
+    # By default plain and SmoothGrad side by side, each with its scores, and the reduction.
+    pair = ("plain", "smoothgrad")
+    assert_maps(page, "label", "gradient", pair, False)
+    assert state[1]["captions"] == ["Gradient", "Gradient + SmoothGrad"]
+    assert {i: r["scores"] for i, r in state.items()} == {
+        i: [score_text(i, "label", v) for v in pair] for i in state}
+    assert state[1]["gain"] == ["speckle \u221250%", "tv \u221250%"]
+    assert state[2]["gain"] == ["speckle \u221280%", "tv \u221220%"]
 
     click(page, "input[name=method][value=integrated_gradients]")
-    assert_maps(page, "label", "integrated_gradients", "plain", False)
-    assert rows(page)[1]["caption"] == "Integrated Gradients"
+    assert_maps(page, "label", "integrated_gradients", pair, False)
+    assert rows(page)[1]["captions"][0] == "Integrated Gradients"
     click(page, "input[name=method][value=guided_backprop]")
-    assert_maps(page, "label", "guided_backprop", "plain", False)
+    assert_maps(page, "label", "guided_backprop", pair, False)
     click(page, "#times-image")
-    assert_maps(page, "label", "guided_backprop", "plain", True)
-    click(page, "#smoothgrad")
-    assert_maps(page, "label", "guided_backprop", "smoothgrad", True)
-    assert rows(page)[1]["caption"] == "Guided BackProp \u00d7 image + SmoothGrad"
+    assert_maps(page, "label", "guided_backprop", pair, True)
+    click(page, "input[name=variant][value=vargrad]")  # the other aggregates on demand
+    click(page, "input[name=variant][value=plain]")
+    assert_maps(page, "label", "guided_backprop", ("smoothgrad", "vargrad"), True)
+    assert rows(page)[1]["captions"] == ["Guided BackProp \u00d7 image + SmoothGrad",
+                                         "Guided BackProp \u00d7 image + VarGrad"]
+    click(page, "input[name=variant][value=vargrad]")
+    click(page, "input[name=variant][value=plain]")
     click(page, "input[name=target][value=prediction]")  # only the wrong rows change
-    assert_maps(page, "prediction", "guided_backprop", "smoothgrad", True)
+    assert_maps(page, "prediction", "guided_backprop", pair, True)
+    assert rows(page)[4]["gain"] == ["speckle \u221290%", "tv \u221210%"]
     click(page, "input[name=method][value=gradient]")
-    assert_maps(page, "prediction", "gradient", "smoothgrad", True)  # loaded before the next flip
+    assert_maps(page, "prediction", "gradient", pair, True)  # loaded before the next flip
     click(page, "#times-image")
-    assert_maps(page, "prediction", "gradient", "smoothgrad", False)
+    assert_maps(page, "prediction", "gradient", pair, False)
 
-    assert all(r["authors"] is None for r in rows(page).values())
-    click(page, "#authors")
+    # Sorted by SmoothGrad's reduction of a measure, for the maps the rows show.
+    def by_reduction(target: str, most: bool) -> list[int]:
+        smooth = {i: SMOOTH_SPECKLE[i, target if i in WRONG else "label"] for i, *_ in ROWS}
+        return sorted(smooth, key=lambda i: smooth[i] if most else -smooth[i])
+
+    assert sort_by(page, "speckle:most") == by_reduction("prediction", True) == [4, 1, 3, 2]
+    assert sort_by(page, "speckle:least") == by_reduction("prediction", False)
+    assert sort_by(page, "tv:most") == by_reduction("prediction", False)
+    click(page, "input[name=target][value=label]")
+    assert page.js(ORDER) == by_reduction("label", False)
+    click(page, "input[name=target][value=prediction]")
+    assert sort_by(page, "id") == [i for i, *_ in ROWS]
+
+    assert all(r["authors"] == [] for r in rows(page).values())
+    click(page, "#authors")  # the authors' gradient and SmoothGrad, beside ours
     assert {i: r["authors"] for i, r in rows(page).items()} == {
-        i: f"maps/{i}/authors-smoothgrad.webp" if i == REFERENCE_ID else None
+        i: [f"maps/{i}/authors-{v}.webp" for v in pair] if i == REFERENCE_ID else []
         for i, *_ in ROWS}
-    click(page, "#smoothgrad")
-    assert rows(page)[REFERENCE_ID]["authors"] == f"maps/{REFERENCE_ID}/authors-plain.webp"
-    assert_maps(page, "prediction", "gradient", "plain", False)
+    assert_maps(page, "prediction", "gradient", pair, False)
 
     # Mouse-over a map: the large view shows it beside its image; leaving hides it.
     box = page.js("(() => { const r = document.querySelector('.row[data-id=\"2\"] img.map')"
