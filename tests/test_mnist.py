@@ -3,8 +3,10 @@ Fig 8 stages' functions (both nets trained and scored, each digit's maps stored)
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from smoothgrad.attribution import Gradient
 from smoothgrad.compute.methods import SmoothGradSettings
 from smoothgrad.compute.mnist import (
     MODELS,
+    TrainingLog,
     TrainSettings,
     add_training_noise,
     digit_maps,
@@ -152,8 +155,9 @@ def _mnist_folder(root: Path, n_train: int = 64, n_test: int = 40) -> Path:
 def test_train_models_saves_both_nets_and_their_clean_accuracy(tmp_path: Path) -> None:
     data = _mnist_folder(tmp_path / "mnist")
     checkpoints = {m: tmp_path / "out" / f"{m}.pt" for m in MODELS}
+    logs = {m: tmp_path / "logs" / m for m in MODELS}
     metrics = tmp_path / "metrics" / "mnist.json"
-    summary = train_models(_settings(), data, checkpoints, metrics, seed=0,
+    summary = train_models(_settings(), data, checkpoints, logs, metrics, seed=0,
                            device=torch.device("cpu"), precision="fp32")
     scores = json.loads(metrics.read_text())
     assert set(scores) == {"clean", "noisy"} and scores["noisy"]["train_noise_level"] == 0.5
@@ -163,6 +167,67 @@ def test_train_models_saves_both_nets_and_their_clean_accuracy(tmp_path: Path) -
         assert scores[name]["test_accuracy"] == evaluate(net, test_images, test_labels)
     assert checkpoints["clean"].read_bytes() != checkpoints["noisy"].read_bytes()
     assert summary.startswith(f"clean {scores['clean']['test_accuracy']:.2%}, noisy (sigma=0.5)")
+
+
+def _tsv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+LOG_FILES = {"metrics.json", "plots/metrics/train/loss.tsv",
+             "plots/metrics/train/epoch_loss.tsv", "plots/metrics/test/accuracy.tsv"}
+
+
+def test_training_log_windows_the_loss_and_scores_each_epoch(tmp_path: Path) -> None:
+    test_images, test_labels = _synthetic(20, seed=1)
+    net = build_mnist_cnn().net.train()
+    with TrainingLog(tmp_path / "log", test_images, test_labels, every=3) as log:
+        for loss in range(1, 8):
+            log.batch(float(loss))
+        log.end_epoch(net)
+    assert net.training  # end_epoch evaluates in eval mode, then restores the mode
+    assert _tsv(tmp_path / "log/plots/metrics/train/loss.tsv") == [
+        {"step": "3", "loss": "2.0"}, {"step": "6", "loss": "5.0"}, {"step": "7", "loss": "7.0"}]
+    assert _tsv(tmp_path / "log/plots/metrics/train/epoch_loss.tsv") == [
+        {"step": "7", "epoch_loss": "4.0"}]
+    accuracy = evaluate(net, test_images, test_labels)
+    assert _tsv(tmp_path / "log/plots/metrics/test/accuracy.tsv") == [
+        {"step": "7", "accuracy": str(accuracy)}]
+    assert json.loads((tmp_path / "log/metrics.json").read_text()) == {
+        "train": {"loss": 7.0, "epoch_loss": 4.0}, "test": {"accuracy": accuracy}, "step": 7}
+
+
+def test_train_models_logs_both_runs_curves_deterministically(tmp_path: Path) -> None:
+    data = _mnist_folder(tmp_path / "mnist")
+    settings = replace(_settings(), epochs=2)  # 2 steps per epoch
+
+    def run(name: str) -> dict[str, dict[str, bytes]]:
+        out = tmp_path / name
+        logs = {m: out / "logs" / m for m in MODELS}
+        train_models(settings, data, {m: out / f"{m}.pt" for m in MODELS}, logs,
+                     out / "mnist.json", seed=0, device=torch.device("cpu"), precision="fp32")
+        return {m: {f.relative_to(logs[m]).as_posix(): f.read_bytes()
+                    for f in logs[m].rglob("*") if f.is_file()} for m in MODELS}
+
+    first = run("a")
+    assert run("b") == first  # byte-identical: no timestamps, no run-specific names
+    for name in MODELS:
+        assert set(first[name]) == LOG_FILES  # no dvc.yaml, params, report or images
+        log = tmp_path / "a" / "logs" / name / "plots" / "metrics"
+        for metric, column in (("train/loss", "loss"), ("train/epoch_loss", "epoch_loss"),
+                               ("test/accuracy", "accuracy")):
+            rows = _tsv(log / f"{metric}.tsv")
+            assert [list(row) for row in rows] == [["step", column]] * 2  # one point per epoch
+            assert [row["step"] for row in rows] == ["2", "4"]
+        scores = json.loads((tmp_path / "a" / "mnist.json").read_text())
+        assert float(rows[-1]["accuracy"]) == scores[name]["test_accuracy"]
+    assert first["clean"]["plots/metrics/train/loss.tsv"] != first["noisy"][
+        "plots/metrics/train/loss.tsv"]
+    # the per-epoch evaluation leaves training untouched: the same weights as without a log
+    images, labels = load_mnist(data, "train")
+    save_checkpoint(train_mnist(settings, images, labels, noise_level=0.0, seed=0,
+                                progress=False), tmp_path / "unlogged.pt")
+    assert (tmp_path / "unlogged.pt").read_bytes() == (tmp_path / "a" / "clean.pt").read_bytes()
 
 
 def test_digit_maps_stores_both_nets_maps_of_one_digit_per_class(tmp_path: Path) -> None:

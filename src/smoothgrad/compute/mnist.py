@@ -1,5 +1,6 @@
 """The MNIST side of the pipeline (Fig 8): train the net on clean inputs and with Gaussian input
-noise, evaluate it, and store the gradient and SmoothGrad maps of one test digit per class."""
+noise (logging its curves with DVCLive), evaluate it, and store the gradient and SmoothGrad maps
+of one test digit per class."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ..store.arrays import save_npz, write_bytes, write_json
 from .methods import MethodFactory, SmoothGradSettings, build_method
 
 MODELS = ("clean", "noisy")
+LOG_EVERY = 25  # optimizer steps between two `train/loss` points of the training log
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,59 @@ def add_training_noise(
     return x + noise_level * noise
 
 
+class TrainingLog:
+    """The curves of one training run, written by DVCLive to `folder` against `step`, the count
+    of optimizer steps so far: `train/loss`, the mean batch loss since the previous point (every
+    `every` steps and at each epoch's end), and per epoch `train/epoch_loss` and `test/accuracy`
+    (on the clean test images). Files: `plots/metrics/{train/loss,train/epoch_loss,
+    test/accuracy}.tsv` (columns `step` and the metric's last name part) and `metrics.json` (the
+    last values). No timestamps, dvc.yaml, params, report or DVC experiment: the bytes depend on
+    the logged numbers only. A context manager; the files are complete on exit."""
+
+    def __init__(self, folder: str | Path, test_images: torch.Tensor, test_labels: torch.Tensor,
+                 *, device: torch.device | str = "cpu", every: int = LOG_EVERY) -> None:
+        self._test, self._device, self._every = (test_images, test_labels), device, every
+        self._step = 0
+        self._window: list[float] = []
+        self._epoch: list[float] = []
+        from dvclive import Live  # ~1 s of imports, here: the mnist_maps stage never logs
+
+        self._live = Live(dir=str(folder), save_dvc_exp=False, dvcyaml=False, report=None)
+
+    def __enter__(self) -> TrainingLog:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._live.__exit__(*exc_info)
+
+    def _log(self, name: str, value: float) -> None:
+        self._live.step = self._step
+        self._live.log_metric(name, value, timestamp=False)
+
+    def _flush(self) -> None:
+        if self._window:
+            self._log("train/loss", sum(self._window) / len(self._window))
+            self._window.clear()
+
+    def batch(self, loss: float) -> None:
+        """Record one optimizer step's batch loss."""
+        self._step += 1
+        self._window.append(loss)
+        self._epoch.append(loss)
+        if len(self._window) == self._every:
+            self._flush()
+
+    def end_epoch(self, net: nn.Module) -> None:
+        """Log the epoch's mean loss and `net`'s test accuracy (`net` keeps its mode)."""
+        self._flush()
+        self._log("train/epoch_loss", sum(self._epoch) / len(self._epoch))
+        self._epoch.clear()
+        training = net.training
+        self._log("test/accuracy", evaluate(net, *self._test, device=self._device))
+        net.train(training)
+
+
 @contextmanager
 def _deterministic() -> Iterator[None]:
     """Deterministic kernels for the duration (warn_only: CUDA lacks some, the CPU has all)."""
@@ -88,6 +143,7 @@ def train_mnist(
     precision: str = "fp32",
     progress: bool = True,
     desc: str = "mnist",
+    log: TrainingLog | None = None,
 ) -> nn.Module:
     """Train `MnistCNN` with Adam (epochs, batch_size, lr, subset of `settings`) on uint8 images.
 
@@ -95,8 +151,9 @@ def train_mnist(
     RNG seeded inside `fork_rng` (the caller's RNG state is untouched), the shuffling and the
     input noise from their own generators. A clean and a noisy run with the same seed therefore
     share initial weights, batch order and dropout masks and differ only by the noise.
-    `precision="bf16"` autocasts forward passes (fast on CPUs with AMX). Returns the net in
-    eval mode, on `device`.
+    `precision="bf16"` autocasts forward passes (fast on CPUs with AMX). `log`, if given, gets
+    every batch loss and each epoch's end (its evaluation draws no random numbers). Returns the
+    net in eval mode, on `device`.
     """
     check_precision(precision)
     device = torch.device(device)
@@ -123,8 +180,13 @@ def train_mnist(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                loss_value = loss.item()
+                if log is not None:
+                    log.batch(loss_value)
                 bar.update(len(idx))
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}", refresh=False)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss_value:.3f}", refresh=False)
+            if log is not None:
+                log.end_epoch(net)
         bar.close()
     return net.to(memory_format=torch.contiguous_format).eval()
 
@@ -162,17 +224,20 @@ def save_checkpoint(net: nn.Module, path: str | Path) -> None:
 
 
 def train_models(settings: TrainSettings, data_dir: Path, checkpoints: dict[str, Path],
-                 metrics: Path, *, seed: int, device: torch.device, precision: str) -> str:
+                 logs: dict[str, Path], metrics: Path, *, seed: int, device: torch.device,
+                 precision: str) -> str:
     """Train the clean and the noise-trained net with the same seed, save both checkpoints
-    (keys of `MODELS` in `checkpoints`) and their clean test accuracy as a metric (no timings
-    there, so that the metric is deterministic). Returns the stage's summary line."""
+    (keys of `MODELS` in `checkpoints`), their training curves (`TrainingLog` folders, same keys
+    in `logs`) and their clean test accuracy as a metric (no timings there, so that the metric
+    is deterministic). Returns the stage's summary line."""
     train_images, train_labels = load_mnist(data_dir, "train")
     test_images, test_labels = load_mnist(data_dir, "test")
     accuracy: dict[str, dict[str, float]] = {}
     start = time.perf_counter()
     for name, noise_level in zip(MODELS, (0.0, settings.train_noise_level), strict=True):
-        net = train_mnist(settings, train_images, train_labels, noise_level=noise_level,
-                          seed=seed, device=device, precision=precision, desc=name)
+        with TrainingLog(logs[name], test_images, test_labels, device=device) as log:
+            net = train_mnist(settings, train_images, train_labels, noise_level=noise_level,
+                              seed=seed, device=device, precision=precision, desc=name, log=log)
         save_checkpoint(net, checkpoints[name])
         accuracy[name] = {"test_accuracy": evaluate(net, test_images, test_labels,
                                                     device=device)}
