@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from test_gallery import page_data
 
 from smoothgrad.errors import DataError
+from smoothgrad.outputs.claims import CLAIMS
 from smoothgrad.outputs.figures.catalog import BY_NAME, FIGURES, FigureSpec, Options, write_figure
 from smoothgrad.outputs.figures.grid import draw_grid
 from smoothgrad.outputs.figures.imagenet import (
@@ -26,8 +27,8 @@ from smoothgrad.outputs.figures.imagenet import (
     sweep_figure,
 )
 from smoothgrad.outputs.gallery import build_gallery
-from smoothgrad.outputs.measures import speckle
 from smoothgrad.outputs.report import build_report
+from smoothgrad.outputs.scores import score_store
 from smoothgrad.pipeline.config import load_config, restrict
 from smoothgrad.pipeline.runner import run_stage, stage_main
 from smoothgrad.store.arrays import save_npz, write_json
@@ -269,6 +270,11 @@ def test_report_has_every_figure_and_the_metrics(toy_run: ToyRun) -> None:
         png.write_bytes(b"png")
     write_json(paths.get("imagenet_accuracy"), {"model": "m", "top1": 0.7})
     write_json(paths.get("mnist_accuracy"), {"clean": {"test_accuracy": 0.98}})
+    part = {"metric": "m", "value": 0.5, "ci_low": 0.25, "ci_high": 0.75, "n": 9,
+            "status": "holds", "rule": "r"}
+    write_json(paths.get("claims"), {key: {"claim": f"claim {key}", "verdict": "mixed",
+                                           "rule": f"rule {key}", "parts": {"p": part}}
+                                     for key in CLAIMS})
     stage = runpy.run_path(str(REPO_ROOT / "experiments" / "report.py"))
     summary = run_stage("report", stage["run"], toy_run.overrides)
     assert summary == f"{len(FIGURES)} figures -> {paths.get('report')}"
@@ -278,27 +284,24 @@ def test_report_has_every_figure_and_the_metrics(toy_run: ToyRun) -> None:
     assert text.count("**Paper's claim.**") == len(FIGURES) == 8
     assert "top1 = 0.7" in text and "clean.test_accuracy = 0.98" in text
     assert "ImageNet model `m`" in text and f"profile `{toy_run.cfg.profile_name}`" in text
+    # the verdicts lead: the claims table comes before the first figure, figures link to it
+    assert text.index('<a id="claim-c1"></a>**C1** claim C1') < text.index("## Fig 1")
+    assert "| `p`: m | 0.5 [0.25, 0.75] (n = 9) | — | holds | **mixed** |" in text
+    assert "**Measured here.** [C6](#claim-c6) (mixed)" in text and "- **C3**: rule C3" in text
     # A missing figure stops the report with the stage to run (it had a placeholder before).
     paths.get(figure_file("fig1_noisy_gradient", "png")).unlink()
     with pytest.raises(DataError, match="run `dvc repro fig1_noisy_gradient`"):
         build_report(paths, [(spec, toy_run.options(spec)) for spec in FIGURES],
-                     profile_name="paper", seed=0, metrics={})
+                     profile_name="paper", seed=0, metrics={}, claims={})
     paths.get("mnist_accuracy").unlink()
     with pytest.raises(DataError, match="no metrics file .*mnist.json"):
         run_stage("report", stage["run"], toy_run.overrides)
 
 
-def test_measurements_give_a_verdict_per_claim(toy_run: ToyRun) -> None:
-    measured = {spec.name: spec.measure(toy_run.paths, **toy_run.options(spec))
-                for spec in FIGURES if spec.measure is not None}
-    assert set(measured) == set(BY_NAME) - {"fig2_gradients_fluctuate"}
-    assert all("**yes**" in text or "**no**" in text for text in measured.values())
-    assert "1→2" in measured["fig4_sample_size"] and "50%" in measured["fig3_noise_level"]
-    assert ("smooths the gradient: **yes**; noise-trained model + SmoothGrad smoothest of the "
-            "four: **yes**") in measured[FIG8]
-    assert speckle([np.ones((3, SIZE, SIZE))]) == 0.0
-    checker = np.indices((SIZE, SIZE)).sum(axis=0) % 2 * np.ones((3, 1, 1))
-    assert speckle([checker]) == pytest.approx(1.0)
+def test_every_claim_is_linked_from_a_figure() -> None:
+    linked = [c for spec in FIGURES for c in spec.claims]
+    assert set(linked) == set(CLAIMS)
+    assert all(c in CLAIMS for c in linked)
 
 
 def test_a_store_without_integrated_gradients(tmp_path: Path, capsys) -> None:
@@ -308,18 +311,19 @@ def test_a_store_without_integrated_gradients(tmp_path: Path, capsys) -> None:
     fig1 = BY_NAME["fig1_noisy_gradient"]
     png, _ = write_figure(fig1, toy.paths, toy.options(fig1))
     assert png.stat().st_size > 1000
-    speckle_line = fig1.measure(toy.paths, **toy.options(fig1))
-    assert "guided_backprop + SmoothGrad" in speckle_line
-    assert "integrated_gradients" not in speckle_line
 
+    scores = toy.paths.get("map_scores")
+    score_store(toy.paths.get("map_store"), scores, percentile=99, cutoff=0.25, border=0.125,
+                authors=None)
     page = build_gallery(toy.paths.get("map_store"), toy.paths.get("gallery_page").parent,
-                         toy.paths.get("reference_maps"), thumbnail_size=32, quality=50,
-                         confident_threshold=0.7)
+                         toy.paths.get("reference_maps"), scores=scores, thumbnail_size=32,
+                         quality=50, confident_threshold=0.7)
     assert page_data(page)["methods"] == ["gradient", "guided_backprop"]
     thumbnails = {p.name for p in toy.paths.get("gallery_maps").rglob("*.webp")}
     assert "label-guided_backprop-smoothgrad-x.webp" in thumbnails
     assert not any("integrated_gradients" in name for name in thumbnails)
 
+    capsys.readouterr()  # the progress bars so far
     for name, figure in (("fig5_methods_compared", "Fig 5"),
                          ("fig7_smoothgrad_on_methods", "Fig 7")):
         spec = BY_NAME[name]

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from ..outputs.plots import PLOTS, PlotSpec
 from ..store.paths import FILES, REPO_ROOT, dvc_template
 from . import deps
 from .stages import STAGES, Stage
@@ -54,8 +55,16 @@ def stage_entry(stage: Stage) -> dict[str, Any]:
     return entry
 
 
+def plot_entry(plot: PlotSpec) -> dict[str, Any]:
+    """One top-level `plots` entry (an id, so several plots may read one file)."""
+    return {plot.id: {"template": plot.template, "x": plot.x,
+                      "y": {dvc_template(plot.file) + part: list(plot.y) for part in plot.within},
+                      "title": plot.title}}
+
+
 def render() -> str:
-    body = {"stages": {name: stage_entry(stage) for name, stage in STAGES.items()}}
+    body = {"stages": {name: stage_entry(stage) for name, stage in STAGES.items()},
+            "plots": [plot_entry(plot) for plot in PLOTS]}
     return HEADER + yaml.safe_dump(body, sort_keys=False, width=100)
 
 

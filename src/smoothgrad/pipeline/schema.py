@@ -268,6 +268,7 @@ class ConvergenceEval(Node):
 class GridEval(Node):
     mosaics: PosInt
     min_prob: Annotated[float, _within(0, 1)]
+    correct_only: bool
     methods: Annotated[list[str], Field(min_length=1)]
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..outputs.figures.catalog import FIGURES
+from ..outputs.plots import PLOTS
 from ..store.paths import FIGURE_FORMATS, REPO_ROOT, figure_file
 from . import deps
 
@@ -54,9 +55,11 @@ def _union(groups: Iterable[Iterable[str]]) -> tuple[str, ...]:
 
 
 def figure_stage(spec_name: str, inputs: tuple[str, ...], params: tuple[str, ...]) -> Stage:
+    """A figure's stage; its PNG is kept in git (the committed results a visitor reads), its
+    PDF in DVC's cache."""
     return Stage(spec_name, "figure.py", inputs,
                  tuple(figure_file(spec_name, fmt) for fmt in FIGURE_FORMATS), params,
-                 args=(spec_name,))
+                 args=(spec_name,), uncached=(figure_file(spec_name, "png"),))
 
 
 COMPUTE = (
@@ -64,8 +67,10 @@ COMPUTE = (
           ("predictions",), ("model", "imagenet.n_images", "imagenet.batch_size", "device",
                              "precision", "dataset"),
           metrics=("imagenet_accuracy",), dataset=("imagenet_images", "imagenet_metadata")),
-    Stage("train_mnist", "train_mnist.py", ("mnist_data",), ("mnist_clean", "mnist_noisy"),
-          ("mnist.train", "seed", "device", "precision"), metrics=("mnist_accuracy",)),
+    Stage("train_mnist", "train_mnist.py", ("mnist_data",),
+          ("mnist_clean", "mnist_noisy", "mnist_training_log"),
+          ("mnist.train", "seed", "device", "precision"), metrics=("mnist_accuracy",),
+          uncached=("mnist_training_log",)),
     Stage("maps", "compute_maps.py", ("predictions", "imagenet_images"), ("map_store",),
           (*MODEL_RUN, "methods", *SMOOTHGRAD_RUN, "smoothgrad.ig_steps", "dataset",
            "executor.torch_threads"), dataset=("imagenet_images",)),
@@ -87,15 +92,46 @@ COMPUTE = (
                             "smoothgrad.noise_level",
                             "smoothgrad.n_samples", "smoothgrad.batch_size")),
 )
+# The claims (issue 10): per-image measurements, then estimates, CIs and verdicts
+IMAGES = ("predictions", "imagenet_images")
+EVALUATION = (
+    Stage("score_maps", "score_maps.py", ("map_store", "reference_maps"), ("map_scores",),
+          ("figures.percentile", "evaluation.cutoff", "evaluation.border", "dataset.name"),
+          dataset=("reference_maps",)),
+    Stage("eval_sigma", "eval_sigma.py", IMAGES, ("sigma_eval",),
+          (*MODEL_RUN, "methods.gradient", "smoothgrad.batch_size", "evaluation.sigma",
+           "evaluation.deletion", "evaluation.cutoff", "figures.percentile", "dataset"),
+          dataset=("imagenet_images",)),
+    Stage("eval_convergence", "eval_convergence.py", IMAGES, ("convergence_eval",),
+          (*MODEL_RUN, "methods.gradient", "smoothgrad.noise_level", "smoothgrad.batch_size",
+           "evaluation.convergence.images", "evaluation.convergence.sample_counts",
+           "figures.percentile", "dataset"), dataset=("imagenet_images",)),
+    Stage("eval_grids", "eval_grids.py", IMAGES, ("grid_eval",),
+          (*MODEL_RUN, "methods", "smoothgrad.noise_level", "smoothgrad.n_samples",
+           "smoothgrad.batch_size", "evaluation.grids", "figures.percentile", "dataset"),
+          dataset=("imagenet_images",)),
+    Stage("eval_mnist", "eval_mnist.py", ("mnist_data", "mnist_clean", "mnist_noisy"),
+          ("mnist_eval",),
+          ("seed", "device", "precision", "methods.gradient", "smoothgrad.noise_level",
+           "smoothgrad.n_samples", "smoothgrad.batch_size", "evaluation.mnist_images",
+           "evaluation.cutoff", "figures.percentile")),
+)
+# the claims' curves (the training log is train_mnist's)
+PLOT_FILES = tuple(dict.fromkeys(p.file for p in PLOTS if p.file != "mnist_training_log"))
+CLAIMS = Stage("claims", "claims.py", tuple(n for s in EVALUATION for n in s.outs),
+               PLOT_FILES, ("seed", "evaluation.bootstrap", "evaluation.rules",
+                            "evaluation.sigma.claimed", "evaluation.sigma.degraded",
+                            "evaluation.convergence.after"),
+               metrics=("claims",), uncached=PLOT_FILES)
 FIGURE_STAGES = tuple(figure_stage(spec.name, spec.inputs, spec.params) for spec in FIGURES)
 REPORT = Stage(
     "report", "report.py",
     _union([*(s.inputs for s in FIGURE_STAGES),
             [figure_file(spec.name, "png") for spec in FIGURES],
-            ("imagenet_accuracy", "mnist_accuracy")]),
+            ("imagenet_accuracy", "mnist_accuracy", "claims")]),
     (), ("profile_name", "seed", *_union(spec.params for spec in FIGURES)),
     uncached=("report",))
-GALLERY = Stage("gallery", "gallery.py", ("map_store", "reference_maps"),
+GALLERY = Stage("gallery", "gallery.py", ("map_store", "map_scores", "reference_maps"),
                 ("gallery_page", "gallery_maps"), ("gallery", "dataset.name"),
                 dataset=("reference_maps",))
 
@@ -105,4 +141,4 @@ CHECK_CONFIG = Stage("check_config", "check_config.py", (), ("config_check",), (
                      files=("params.yaml",))
 STAGES: dict[str, Stage] = {CHECK_CONFIG.name: CHECK_CONFIG, **{
     s.name: replace(s, inputs=("config_check", *s.inputs))
-    for s in (*COMPUTE, GALLERY, *FIGURE_STAGES, REPORT)}}
+    for s in (*COMPUTE, *EVALUATION, CLAIMS, GALLERY, *FIGURE_STAGES, REPORT)}}
