@@ -8,6 +8,7 @@ smoke pipeline once; the others check the same behaviour one level down, in-proc
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from omegaconf import OmegaConf
 
 from smoothgrad.errors import ConfigError, UserError
 from smoothgrad.models import inception
+from smoothgrad.outputs.plots import PLOTS
 from smoothgrad.pipeline import runner
 from smoothgrad.pipeline.config import compose_config, load_config, params_yaml
 from smoothgrad.store.paths import REPO_ROOT
@@ -297,3 +299,28 @@ def test_stage_turns_missing_weights_into_one_line(tmp_path, capsys) -> None:
     assert len(err.strip().splitlines()) == 1, err
     assert err.startswith("check_config: error: Inception v3 weights file ")
     assert "model.weights_path" in err
+
+
+# ------------------------------------------------- the claims through DVC (issue 10, same clone)
+
+
+@pytest.mark.slow
+def test_metrics_and_plots_diff_compare_the_claims(trial, smoke_repo, tmp_path) -> None:
+    """An experiment that changes the claims' bootstrap reruns only `claims` and the report;
+    `dvc metrics diff` names every claim's changed CI and `dvc plots diff` renders every
+    declared curve (the claims' and the DVCLive training curves) for both revisions."""
+    done = trial(["dvc", "exp", "run", "-S", "profile=smoke",
+                  "-S", "evaluation.bootstrap.n_resamples=300"])
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "Running stage 'claims'" in output and "Running stage 'maps'" not in output
+    metrics = trial(["dvc", "metrics", "diff", "--json"])
+    assert metrics.returncode == 0, metrics.stderr
+    changed = json.loads(metrics.stdout)["reports/metrics/claims.json"]
+    assert {key.split(".")[0] for key in changed} == {f"C{i}" for i in range(1, 7)}
+    plots = trial(["dvc", "plots", "diff", "HEAD", "-o", str(tmp_path / "plots")])
+    assert plots.returncode == 0, plots.stderr
+    page = (tmp_path / "plots" / "index.html").read_text()
+    for plot in PLOTS:
+        assert plot.id in page, plot.id
+    assert "workspace" in page and "HEAD" in page
