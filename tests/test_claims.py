@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
+from known_cases import linear_case
 
 from smoothgrad.compute.evaluation import Deletion, cell_mask, grid_mosaics
 from smoothgrad.errors import ConfigError, DataError
@@ -56,29 +55,12 @@ def test_background_uniformity_prefers_a_flat_border() -> None:
     assert background_uniformity(textured, 0.125) < 0.0
 
 
-class Linear(nn.Module):
-    """Class 0's logit is sum(w * x); class 1's is 0, so p0 = sigmoid(w . x)."""
-
-    def __init__(self, w: torch.Tensor) -> None:
-        super().__init__()
-        self.w = nn.Parameter(w, requires_grad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        score = (x * self.w).flatten(1).sum(1)
-        return torch.stack([score, torch.zeros_like(score)], dim=1)
-
-
 def test_deletion_auc_scores_the_true_attribution_best() -> None:
     """On a linear model the exact attribution w * (x - baseline) removes the evidence fastest:
     its deletion AUC is below a random map's, which is below the reversed order's; a constant
     map scores like a random one (it orders pixels by index)."""
-    gen = torch.Generator().manual_seed(0)
-    x = torch.rand(1, 1, 8, 8, generator=gen)
-    mean = x.mean()
-    w = torch.sign(x - mean) * torch.rand(1, 1, 8, 8, generator=gen) / 4
-    net = Linear(w[0]).eval()
+    x, net, truth = linear_case(0)  # truth >= 0 everywhere by construction
     deletion = Deletion(steps=8, baseline="mean", blur_sigma=1.0)
-    truth = (w * (x - mean))[0].numpy()  # >= 0 everywhere by construction
     auc = {name: deletion.curve(net, x, m, 0).mean() for name, m in {
         "truth": truth, "reversed": truth.max() - truth,
         "random": random_map((1, 8, 8), 1), "constant": np.ones((1, 8, 8))}.items()}
