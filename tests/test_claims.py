@@ -89,6 +89,10 @@ def test_bootstrap_interval_and_rules() -> None:
     assert verdict(["inconclusive", "contradicted"]) == "does not hold"
     assert verdict(["inconclusive"]) == "inconclusive"
     assert "95% CI lies wholly below 0" in below.describe(0.95)
+    absent = Rule("below", 0.0, "x", expect=False)  # the finding: no effect
+    assert absent.status(estimate) == "contradicted"
+    assert absent.status(Estimate(0, -1, 1, 9)) == "holds"
+    assert "holds unless the 95% CI lies wholly below 0" in absent.describe(0.95)
 
 
 def test_grid_mosaics_have_four_classes_and_refuse_too_few() -> None:
@@ -142,6 +146,30 @@ def synthetic_run(root: Path, smoothgrad_helps: bool) -> Paths:
              for model in ("clean", "noisy") for method in ("gradient", "smoothgrad")
              for measure, base in (("speckle", 0.5), ("tv", 2.0))}
     save_npz(paths.get("mnist_eval"), labels=np.arange(k), **mnist)
+    # the later critiques: Guided BackProp stays similar (or not), maps beat random (or not)
+    similar = {"guided_backprop/plain": 0.9 if smoothgrad_helps else 0.1,
+               "gradient/plain": 0.5, "gradient/smoothgrad": 0.5}
+    save_npz(paths.get("sanity_eval"), blocks=np.array(["fc", "head", "stem"]), ids=np.arange(k),
+             **{f"{kind}/{m}": value + rng.normal(0, 0.01, (k, 3))
+                for kind, value in similar.items() for m in ("ssim", "spearman_abs", "spearman")})
+    auc = {"gradient/plain": (0.2, 0.6) if smoothgrad_helps else (0.6, 0.2), "random": (0.4, 0.4)}
+    save_npz(paths.get("faithfulness_eval"), ids=np.arange(k), kinds=np.array(list(auc)),
+             **{f"{kind}/{c}_auc": v[j] + rng.normal(0, 0.01, k)
+                for kind, v in auc.items() for j, c in enumerate(("deletion", "insertion"))},
+             **{f"{kind}/{c}_curve": np.full((k, 5), 0.5)
+                for kind in auc for c in ("deletion", "insertion")})
+    save_npz(paths.get("robustness_eval"), ids=np.arange(k),
+             **{f"gradient/{v}/{m}": 1.0 - sign * 0.5 * (v == "smoothgrad") + rng.normal(0, 0.01, k)
+                for v in ("plain", "smoothgrad") for m in ("sensitivity", "infidelity")})
+    n_test = 400
+    right = rng.random((2, n_test)) < 0.9  # the random ranking's hits at k = 0 and 0.5
+    worse = right & (rng.random((2, n_test)) < 0.5)  # a ranking that removed what matters
+    better = right | (rng.random((2, n_test)) < 0.9)
+    save_npz(paths.get("roar_eval"), fractions=np.array([0.0, 0.5]), fill=np.array(33),
+             random=right, **{"gradient/plain": right if smoothgrad_helps else worse,
+                              "gradient/smoothgrad": right if smoothgrad_helps else worse,
+                              "gradient/smoothgrad_squared": worse if smoothgrad_helps else better,
+                              "gradient/vargrad": worse if smoothgrad_helps else better})
     return paths
 
 
@@ -153,16 +181,21 @@ def test_claims_follow_the_evidence(tmp_path: Path, helps: bool) -> None:
     evaluation = to_dict(compose_config([]).evaluation)
     evaluation["convergence"]["after"] = 50
     metrics = write_claims(Inputs(paths, BOOT, evaluation), evaluation["rules"])
-    assert list(metrics) == ["C1", "C2", "C3", "C4", "C5", "C6"]
+    assert list(metrics) == ["C1", "C2", "C3", "C4", "C5", "C6", "L1", "L2", "L3", "L4"]
     expected = "holds" if helps else "does not hold"
     assert {key: claim["verdict"] for key, claim in metrics.items()} == dict.fromkeys(
         metrics, expected)
     c1 = json.loads(paths.get("claims").read_text())["C1"]
     assert c1["ci_low"] <= c1["value"] <= c1["ci_high"] and "holds if" in c1["rule"]
     assert c1["authors_value"] == pytest.approx(c1["value"])
-    for plot in ("plot_noise", "plot_sigma", "plot_convergence", "plot_pointing", "plot_mnist"):
+    for plot in ("plot_noise", "plot_sigma", "plot_convergence", "plot_pointing", "plot_mnist",
+                 "plot_faithfulness", "plot_robustness"):
         header = paths.get(plot).read_text().splitlines()[0]
         assert "_ci_low" in header, plot
+    assert metrics["L4"]["source"] == "Hooker et al. 2019"
+    assert metrics["L4"]["parts"]["gradient_plain"]["rule"] == "L4_not"
+    for plot in ("plot_sanity", "plot_deletion", "plot_roar"):
+        assert paths.get(plot).read_text().count("\n") > 1, plot
 
 
 def test_claims_refuse_a_missing_input_and_an_inconsistent_config(tmp_path: Path) -> None:

@@ -298,10 +298,9 @@ def test_report_has_every_figure_and_the_metrics(toy_run: ToyRun) -> None:
         run_stage("report", stage["run"], toy_run.overrides)
 
 
-def test_every_claim_is_linked_from_a_figure() -> None:
-    linked = [c for spec in FIGURES for c in spec.claims]
-    assert set(linked) == set(CLAIMS)
-    assert all(c in CLAIMS for c in linked)
+def test_every_paper_claim_is_linked_from_a_figure() -> None:
+    linked = {c for spec in FIGURES for c in spec.claims}
+    assert linked == {c for c in CLAIMS if c.startswith("C")}
 
 
 def test_a_store_without_integrated_gradients(tmp_path: Path, capsys) -> None:

@@ -132,7 +132,9 @@ def test_roar_true_ranking_falls_to_chance_random_stays_high() -> None:
         return tiny_trainer(images, labels)
 
     fractions = [0.0, 0.1, 0.5, 0.9]
-    acc = roar(orders, counting, train, test, fractions, fill)
+    hits = roar(orders, counting, train, test, fractions, fill)
+    assert hits["gradient"].shape == (4, 200) and hits["gradient"].dtype == bool
+    acc = {kind: h.mean(axis=1) for kind, h in hits.items()}
     assert len(calls) == 1 + 2 * 3
     assert acc["gradient"][0] == acc["random"][0] > 0.95
     assert (acc["gradient"][1:] < 0.65).all()  # chance is 0.5 (200 test images)
@@ -152,9 +154,9 @@ def test_mnist_trainer_retrains_the_project_cnn() -> None:
     train = mnist_trainer(TrainSettings(epochs=1, batch_size=16, lr=1e-3,
                                         train_noise_level=0.0, subset=8), seed=0)
     orders = random_rankings(48, 28, 28, seed=0)
-    acc = roar({"a": (orders, orders), "b": (orders, orders)}, train, (images, labels),
-               (images, labels), [0.5], fill_value(images))
-    assert 0 <= acc["a"][0] <= 1 and acc["a"][0] == acc["b"][0]
+    hits = roar({"a": (orders, orders), "b": (orders, orders)}, train, (images, labels),
+                (images, labels), [0.5], fill_value(images))
+    assert np.array_equal(hits["a"], hits["b"]) and hits["a"].shape == (1, 48)
     whole = mnist_trainer(TrainSettings(epochs=1, batch_size=16, lr=1e-3,
                                         train_noise_level=0.0), seed=0)
     a, b = train(images, labels), whole(images, labels)

@@ -192,22 +192,23 @@ def train_mnist(
 
 
 @torch.no_grad()
-def evaluate(
-    net: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    *,
-    device: torch.device | str = "cpu",
-    batch_size: int = 1000,
-) -> float:
-    """Top-1 accuracy (fraction in [0, 1]) of `net` on uint8 images, in fp32 and eval mode."""
+def correct(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
+            device: torch.device | str = "cpu", batch_size: int = 1000) -> np.ndarray:
+    """(N,) bool: whether `net` (fp32, eval mode) gets each uint8 image right."""
     net.eval()
-    correct = 0
+    hits = []
     for start in range(0, len(images), batch_size):
         x = to_pixels(images[start: start + batch_size]).to(device)
-        pred = net(x).argmax(dim=1).cpu()
-        correct += int((pred == labels[start: start + batch_size]).sum())
-    return correct / len(images)
+        with torch.no_grad():
+            pred = net(x).argmax(dim=1).cpu()
+        hits.append((pred == labels[start: start + batch_size]).numpy())
+    return np.concatenate(hits)
+
+
+def evaluate(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
+             device: torch.device | str = "cpu", batch_size: int = 1000) -> float:
+    """Top-1 accuracy (fraction in [0, 1]) of `net` on uint8 images, in fp32 and eval mode."""
+    return float(correct(net, images, labels, device=device, batch_size=batch_size).mean())
 
 
 def save_checkpoint(net: nn.Module, path: str | Path) -> None:

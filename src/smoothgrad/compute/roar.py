@@ -25,7 +25,7 @@ from torch import nn
 
 from ..attribution import Attribution, SmoothGrad
 from .faithfulness import attribution_maps
-from .mnist import TrainSettings, evaluate, to_pixels, train_mnist
+from .mnist import TrainSettings, correct, to_pixels, train_mnist
 
 # uint8 (N, H, W) train images and (N,) labels -> a trained net in eval mode. Deterministic:
 # the same data must give the same net (same seed and settings on every call).
@@ -103,32 +103,34 @@ def roar_curve(train: Trainer, train_data: tuple[torch.Tensor, torch.Tensor],
     test image (uint8 (N, H, W), labels (N,)) by its order replaced with `fill`, a net
     retrained from scratch by `train` on the modified train images and evaluated on the
     modified test images."""
-    return roar({"ranking": (train_orders, test_orders)}, train, train_data, test_data,
+    hits = roar({"ranking": (train_orders, test_orders)}, train, train_data, test_data,
                 fractions, fill, device=device)["ranking"]
+    return hits.mean(axis=1)
 
 
 def roar(orders: Mapping[str, tuple[np.ndarray, np.ndarray]], train: Trainer,
          train_data: tuple[torch.Tensor, torch.Tensor],
          test_data: tuple[torch.Tensor, torch.Tensor], fractions: Sequence[float], fill: int,
          *, device: torch.device | str = "cpu") -> dict[str, np.ndarray]:
-    """`roar_curve` for each ranking kind in `orders` ((train orders, test orders) per kind,
-    e.g. each method and "random"): kind -> (K,) test accuracies. A fraction of 0 removes
-    nothing, so its net is trained once and shared by all kinds."""
+    """For each ranking kind in `orders` ((train orders, test orders) per kind, e.g. each
+    method and "random"): kind -> (K, N_test) bool, whether the net retrained at each fraction
+    gets each test image right (per image, so a CI can be bootstrapped over test images). A
+    fraction of 0 removes nothing, so its net is trained once and shared by all kinds."""
     (x_train, y_train), (x_test, y_test) = train_data, test_data
-    unchanged: float | None = None
+    unchanged: np.ndarray | None = None
     out: dict[str, np.ndarray] = {}
     for kind, (train_orders, test_orders) in orders.items():
-        accuracy = []
+        rows = []
         for fraction in fractions:
             removes_nothing = round(fraction * x_train[0].numel()) == 0
             if removes_nothing and unchanged is not None:
-                accuracy.append(unchanged)
+                rows.append(unchanged)
                 continue
             net = train(remove_top(x_train, train_orders, fraction, fill), y_train)
-            value = evaluate(net, remove_top(x_test, test_orders, fraction, fill), y_test,
-                             device=device)
+            hits = correct(net, remove_top(x_test, test_orders, fraction, fill), y_test,
+                           device=device)
             if removes_nothing:
-                unchanged = value
-            accuracy.append(value)
-        out[kind] = np.array(accuracy, dtype=np.float64)
+                unchanged = hits
+            rows.append(hits)
+        out[kind] = np.stack(rows)
     return out

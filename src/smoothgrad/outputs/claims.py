@@ -35,9 +35,10 @@ class Part:
 @dataclass(frozen=True)
 class Claim:
     id: str
-    text: str  # the paper's claim
+    text: str  # the paper's claim, or the later work's finding
     parts: list[Part]
     curves: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # plot name -> rows
+    source: str = "Smilkov et al. 2017"
 
 
 @dataclass(frozen=True)
@@ -214,9 +215,100 @@ def claim_c6(inputs: Inputs) -> Claim:
                  parts, {"plot_mnist": rows})
 
 
+def claim_l1(inputs: Inputs) -> Claim:
+    """Cascading randomisation: Guided BackProp's maps stay more similar to the original."""
+    data = inputs.npz("sanity_eval")
+    blocks = [str(b) for b in data["blocks"]]
+    kinds = sorted({k.rsplit("/", 1)[0] for k in data if k.count("/") == 2})
+    gbp = "guided_backprop/plain"
+    others = [k for k in ("gradient/plain", "gradient/smoothgrad") if k in kinds]
+    if gbp not in kinds or not others:
+        raise ConfigError("L1 compares guided_backprop/plain with the gradient and SmoothGrad: "
+                          "keep gradient and guided_backprop in evaluation.sanity.methods")
+    parts = [Part(f"{measure}.guided_backprop_vs_{other.replace('/', '_')}",
+                  f"mean over the cascade of {measure} to the original map, Guided BackProp "
+                  f"- {other}", inputs.bootstrap.mean(
+                      data[f"{gbp}/{measure}"].mean(1) - data[f"{other}/{measure}"].mean(1)),
+                  "L1")
+             for measure in ("ssim", "spearman_abs") for other in others]
+    rows = [{"block": j + 1, "randomized_to": name,
+             **{f"{kind}": float(np.nanmean(data[f"{kind}/spearman_abs"][:, j]))
+                for kind in kinds}} for j, name in enumerate(blocks)]
+    return Claim("L1", "Guided BackProp fails the model-randomisation sanity check; the "
+                 "gradient and SmoothGrad pass it", parts, {"plot_sanity": rows},
+                 "Adebayo et al. 2018")
+
+
+def claim_l2(inputs: Inputs) -> Claim:
+    """Deletion and insertion AUC of each map kind against the random map."""
+    data = inputs.npz("faithfulness_eval")
+    kinds = [str(k) for k in data["kinds"] if str(k) != "random"]
+    parts = []
+    for kind in kinds:
+        for curve, rule in (("deletion", "L2_deletion"), ("insertion", "L2_insertion")):
+            parts.append(Part(f"{kind.replace('/', '_')}.{curve}", f"mean paired difference of "
+                              f"{curve} AUC, {kind} - random map",
+                              inputs.bootstrap.mean(data[f"{kind}/{curve}_auc"]
+                                                    - data[f"random/{curve}_auc"]), rule))
+    rows = [{"map": kind, **_columns("deletion_auc", inputs.bootstrap.mean(
+                data[f"{kind}/deletion_auc"])),
+             **_columns("insertion_auc", inputs.bootstrap.mean(data[f"{kind}/insertion_auc"]))}
+            for kind in [*kinds, "random"]]
+    steps = data[f"{kinds[0]}/deletion_curve"].shape[1]
+    curve_rows = [{"removed": j / (steps - 1),
+                   **{kind: float(data[f"{kind}/deletion_curve"][:, j].mean())
+                      for kind in [*kinds, "random"]}} for j in range(steps)]
+    return Claim("L2", "the maps find what the model needs: deletion AUC below and insertion "
+                 "AUC above a random map's", parts,
+                 {"plot_faithfulness": rows, "plot_deletion": curve_rows}, "Petsiuk et al. 2018")
+
+
+def claim_l3(inputs: Inputs) -> Claim:
+    """Smoothing lowers max-sensitivity and infidelity."""
+    data = inputs.npz("robustness_eval")
+    methods = sorted({k.split("/")[0] for k in data if k.endswith("/plain/sensitivity")})
+    parts = [Part(f"{method}.{measure}", f"mean paired difference of {measure}, SmoothGrad - "
+                  f"plain {method}", inputs.bootstrap.mean(
+                      data[f"{method}/smoothgrad/{measure}"] - data[f"{method}/plain/{measure}"]),
+                  "L3")
+             for method in methods for measure in ("sensitivity", "infidelity")]
+    rows = [{"map": f"{method}/{variant}",
+             **{k: v for measure in ("sensitivity", "infidelity")
+                for k, v in _columns(measure, inputs.bootstrap.mean(
+                    data[f"{method}/{variant}/{measure}"])).items()}}
+            for method in methods for variant in ("plain", "smoothgrad")]
+    return Claim("L3", "smoothing lowers max-sensitivity and infidelity", parts,
+                 {"plot_robustness": rows}, "Yeh et al. 2019")
+
+
+ROAR_BEATS = ("gradient/smoothgrad_squared", "gradient/vargrad")
+ROAR_NOT = ("gradient/plain", "gradient/smoothgrad")
+
+
+def claim_l4(inputs: Inputs) -> Claim:
+    """ROAR: per test digit, right under each ranking minus right under the random ranking,
+    averaged over the fractions removed (k > 0); CI over test digits."""
+    data = inputs.npz("roar_eval")
+    fractions = [float(f) for f in data["fractions"]]
+    removed = [j for j, f in enumerate(fractions) if f > 0]
+    random = data["random"][removed].astype(np.float64).mean(0)
+    parts = [Part(kind.replace("/", "_"), f"test accuracy after ROAR minus the random "
+                  f"ranking's, mean over fractions {[fractions[j] for j in removed]}",
+                  inputs.bootstrap.mean(data[kind][removed].astype(np.float64).mean(0) - random),
+                  rule)
+             for kinds, rule in ((ROAR_BEATS, "L4_beats"), (ROAR_NOT, "L4_not"))
+             for kind in kinds]
+    kinds = ["random", *ROAR_NOT, *ROAR_BEATS]
+    rows = [{"removed": fraction, **{kind: float(data[kind][j].mean()) for kind in kinds}}
+            for j, fraction in enumerate(fractions)]
+    return Claim("L4", "under ROAR, SmoothGrad-squared and VarGrad beat a random ranking; the "
+                 "plain gradient and SmoothGrad do not", parts, {"plot_roar": rows},
+                 "Hooker et al. 2019")
+
+
 CLAIMS: dict[str, Callable[[Inputs], Claim]] = {
     "C1": claim_c1, "C2": claim_c2, "C3": claim_c3, "C4": claim_c4, "C5": claim_c5,
-    "C6": claim_c6}
+    "C6": claim_c6, "L1": claim_l1, "L2": claim_l2, "L3": claim_l3, "L4": claim_l4}
 
 
 def _columns(name: str, estimate: Estimate) -> dict[str, float]:
@@ -235,7 +327,8 @@ def to_metrics(claim: Claim, rules: Mapping[str, Rule], confidence: float) -> di
                             **(part.authors.fields("authors_") if part.authors else {})}
     head = claim.parts[0]
     rules_used = dict.fromkeys(p.rule for p in claim.parts)
-    return {"claim": claim.text, "verdict": verdict(statuses), "metric": head.metric,
+    return {"claim": claim.text, "source": claim.source, "verdict": verdict(statuses),
+            "metric": head.metric,
             **head.estimate.fields(), **(head.authors.fields("authors_") if head.authors else {}),
             "rule": "; ".join(f"{rules[r].text}: {rules[r].describe(confidence)}"
                               for r in rules_used) + f". {VERDICT_RULE}",

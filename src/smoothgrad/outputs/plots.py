@@ -26,6 +26,12 @@ def _log(metric: str) -> tuple[str, ...]:
     return tuple(f"/{run}/plots/metrics/{metric}.tsv" for run in TRAINING_RUNS)
 
 
+# the map kinds the later-work curves show (config defaults; issue 10's list and the random map)
+GRADIENT_KINDS = ("gradient/plain", "gradient/smoothgrad", "gradient/smoothgrad_squared",
+                  "gradient/vargrad")
+KINDS = (*GRADIENT_KINDS, "integrated_gradients/plain", "integrated_gradients/smoothgrad",
+         "guided_backprop/plain", "guided_backprop/smoothgrad")
+
 PLOTS = (
     PlotSpec("c1_speckle_by_map", "plot_noise", "speckle", ("map",),
              "C1 noise of each map kind: speckle, mean over images (lower = smoother)",
@@ -53,4 +59,20 @@ PLOTS = (
              within=_log("test/accuracy")),
     PlotSpec("c6_mnist_speckle", "plot_mnist", "speckle", ("map",),
              "C6 MNIST: speckle of each net's gradient and SmoothGrad maps", "bar_horizontal"),
+    PlotSpec("l1_sanity_cascade", "plot_sanity", "block",
+             (*GRADIENT_KINDS, "guided_backprop/plain", "guided_backprop/smoothgrad"),
+             "L1 cascading randomisation: Spearman of |map| to the original after k blocks"),
+    PlotSpec("l2_deletion_auc", "plot_faithfulness", "deletion_auc", ("map",),
+             "L2 deletion AUC per map kind (lower = more faithful; random map for reference)",
+             "bar_horizontal"),
+    PlotSpec("l2_insertion_auc", "plot_faithfulness", "insertion_auc", ("map",),
+             "L2 insertion AUC per map kind (higher = more faithful)", "bar_horizontal"),
+    PlotSpec("l2_deletion_curves", "plot_deletion", "removed", (*KINDS, "random"),
+             "L2 deletion curves: target probability as the top pixels are removed"),
+    PlotSpec("l3_max_sensitivity", "plot_robustness", "sensitivity", ("map",),
+             "L3 max-sensitivity per map kind (lower = more robust)", "bar_horizontal"),
+    PlotSpec("l3_infidelity", "plot_robustness", "infidelity", ("map",),
+             "L3 infidelity per map kind (lower = more faithful)", "bar_horizontal"),
+    PlotSpec("l4_roar", "plot_roar", "removed", ("random", *GRADIENT_KINDS),
+             "L4 ROAR on MNIST: test accuracy of the retrained net against the share removed"),
 )

@@ -56,17 +56,20 @@ def _ci(fields: Mapping[str, Any], prefix: str = "") -> str:
     return f"{num('value')} {interval} (n = {fields[prefix + 'n']})"
 
 
-def claims_table(claims: Mapping[str, Mapping[str, Any]]) -> str:
-    """One row per claim part; the claim's verdict on its first row (anchor `claim-<id>`)."""
-    rows = ["| claim | part: metric | value [95% CI] | authors' maps [95% CI] | part | verdict |",
-            "|---|---|---|---|---|---|"]
+def claims_table(claims: Mapping[str, Mapping[str, Any]], *, later: bool = False) -> str:
+    """One row per claim part; the claim's verdict on its first row (anchor `claim-<id>`).
+    `later`: the later work's findings, with their source instead of the authors' maps."""
+    third = "source" if later else "authors' maps [95% CI]"
+    rows = [f"| {'finding' if later else 'claim'} | part: metric | value [95% CI] | {third} "
+            "| part | verdict |", "|---|---|---|---|---|---|"]
     for key, claim in claims.items():
         for j, (name, part) in enumerate(claim["parts"].items()):
             head = (f'<a id="claim-{key.lower()}"></a>**{key}** {claim["claim"]}' if j == 0
                     else "")
             verdict = f"**{claim['verdict']}**" if j == 0 else ""
-            rows.append(f"| {head} | `{name}`: {part['metric']} | {_ci(part)} | "
-                        f"{_ci(part, 'authors_')} | {part['status']} | {verdict} |")
+            other = (claim.get("source", "") if j == 0 else "") if later else _ci(part, "authors_")
+            rows.append(f"| {head} | `{name}`: {part['metric']} | {_ci(part)} | {other} | "
+                        f"{part['status']} | {verdict} |")
     return "\n".join(rows)
 
 
@@ -95,9 +98,17 @@ def build_report(paths: Paths, figures: Sequence[tuple[FigureSpec, Options]], *,
         "v3 maps where it applies. The verdict follows from the rules below (config "
         "`evaluation.rules`), never from a sentence. Curves: `dvc plots show`.",
         "",
-        claims_table(claims),
+        claims_table({k: c for k, c in claims.items() if k.startswith("C")}),
         "",
-        "Rules:",
+        "## The later critiques, measured",
+        "",
+        "The findings of later work on SmoothGrad (sanity checks, faithfulness, robustness, "
+        "ROAR), measured on the same model and images in the same form: the verdict says "
+        "whether the published finding holds here.",
+        "",
+        claims_table({k: c for k, c in claims.items() if k.startswith("L")}, later=True),
+        "",
+        "Rules (config `evaluation.rules`):",
         "",
         rules_list(claims),
         "",

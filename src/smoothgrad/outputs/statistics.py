@@ -79,15 +79,24 @@ class Rule:
     direction: str
     threshold: float | Sequence[float]
     text: str
+    expect: bool = True  # False: the finding is that the effect does not show
 
     @classmethod
     def of(cls, node: Mapping[str, Any]) -> Rule:
         threshold = node["threshold"]
         return cls(node["direction"],
                    tuple(threshold) if isinstance(threshold, Sequence) else threshold,
-                   node["text"])
+                   node["text"], node.get("expect", True))
 
     def status(self, estimate: Estimate) -> str:
+        """holds / contradicted / inconclusive; with expect=False the finding is the absence of
+        the effect: it holds unless the effect shows (then it is contradicted)."""
+        shown = self._effect(estimate)
+        if self.expect:
+            return shown
+        return "contradicted" if shown == "holds" else "holds"
+
+    def _effect(self, estimate: Estimate) -> str:
         low, high = estimate.low, estimate.high
         if self.direction == "within":
             lo, hi = self.threshold
@@ -101,6 +110,8 @@ class Rule:
     def describe(self, confidence: float) -> str:
         where = (f"within [{self.threshold[0]:g}, {self.threshold[1]:g}]"
                  if self.direction == "within" else f"{self.direction} {self.threshold:g}")
+        if not self.expect:
+            return f"holds unless the {confidence:.0%} CI lies wholly {where}"
         return f"holds if the {confidence:.0%} CI lies wholly {where}"
 
 

@@ -3,6 +3,7 @@ lightning-hydra-template) before handing them to the library, which never reads 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -11,6 +12,7 @@ from hydra.utils import instantiate
 from ..attribution import Attribution, SmoothGrad
 from ..compute.methods import MethodFactory, SmoothGradSettings, method_grid
 from ..device import configure_cpu_numerics, resolve_device
+from ..errors import ConfigError
 from ..models import ModelBundle
 
 
@@ -27,10 +29,30 @@ def method_factories(node: Any) -> dict[str, MethodFactory]:
     return {name: instantiate(spec) for name, spec in node.items()}
 
 
-def smoothgrad_settings(cfg: Any) -> SmoothGradSettings:
-    """SmoothGrad's settings from `smoothgrad.*` and `seed`."""
+def smoothgrad_settings(cfg: Any, aggregate: str | None = None) -> SmoothGradSettings:
+    """SmoothGrad's settings from `smoothgrad.*` and `seed` (`aggregate` overrides the
+    configured one, for measurements defined on the mean)."""
     sg = cfg.smoothgrad
-    return SmoothGradSettings(sg.noise_level, sg.n_samples, sg.aggregate, sg.batch_size, cfg.seed)
+    return SmoothGradSettings(sg.noise_level, sg.n_samples, aggregate or sg.aggregate,
+                              sg.batch_size, cfg.seed)
+
+
+def kind_grid(cfg: Any, names: Sequence[str], smoothgrad: SmoothGradSettings,
+              key: str) -> Callable[[ModelBundle], dict[str, Attribution | SmoothGrad]]:
+    """Map kind ("<method>/plain", "<method>/smoothgrad") -> method, for the methods `names`
+    (config key `key`) of `methods`, built for any bundle (an evaluation rebuilds them for
+    each randomised copy of the model); a name `methods` lacks is a ConfigError."""
+    factories = method_factories(cfg.methods)
+    missing = [m for m in names if m not in factories]
+    if missing:
+        raise ConfigError(f"{key} names {', '.join(missing)}, which `methods` lacks (it holds "
+                          f"{', '.join(factories)})")
+    chosen = {m: factories[m] for m in names}
+
+    def build(bundle: ModelBundle) -> dict[str, Attribution | SmoothGrad]:
+        grid = method_grid(chosen, bundle, cfg.precision, smoothgrad)
+        return {f"{m}/{v}": method for (m, v), method in grid.items()}
+    return build
 
 
 def store_methods(cfg: Any, bundle: ModelBundle) -> dict[tuple[str, str], Attribution | SmoothGrad]:

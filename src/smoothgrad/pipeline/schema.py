@@ -243,6 +243,7 @@ class ClaimRule(Node):
     direction: Literal["below", "above", "within"]
     threshold: float | Annotated[list[float], Field(min_length=2, max_length=2)]
     text: str  # the claim in the paper's words
+    expect: bool = True  # False: the published finding is that the effect does NOT show
 
 
 class SigmaEval(Node):
@@ -272,6 +273,34 @@ class GridEval(Node):
     methods: Annotated[list[str], Field(min_length=1)]
 
 
+class SanityEval(Node):
+    images: PosInt
+    methods: Annotated[list[str], Field(min_length=1)]
+    n_samples: PosInt
+
+
+class FaithfulnessEval(Node):
+    images: PosInt
+
+
+class RobustnessEval(Node):
+    images: PosInt
+    methods: Annotated[list[str], Field(min_length=1)]
+    radius: Annotated[float, Field(gt=0)]
+    perturbations: PosInt
+    noise_std: Annotated[float, Field(gt=0)]
+    infidelity_samples: PosInt
+
+
+class RoarEval(Node):
+    train_images: PosInt
+    test_images: PosInt
+    fractions: Annotated[list[Annotated[float, _within(0, 1, open_low=True)]],
+                         Field(min_length=1)]
+    epochs: PosInt
+    n_samples: PosInt
+
+
 class Evaluation(Node):
     """The paper's claims measured (`outputs.claims`): sizes, measures and verdict rules."""
     bootstrap: Bootstrap
@@ -282,6 +311,10 @@ class Evaluation(Node):
     convergence: ConvergenceEval
     grids: GridEval
     mnist_images: PosInt
+    sanity: SanityEval
+    faithfulness: FaithfulnessEval
+    robustness: RobustnessEval
+    roar: RoarEval
     rules: dict[str, ClaimRule]
 
 

@@ -115,6 +115,22 @@ EVALUATION = (
           ("seed", "device", "precision", "methods.gradient", "smoothgrad.noise_level",
            "smoothgrad.n_samples", "smoothgrad.batch_size", "evaluation.mnist_images",
            "evaluation.cutoff", "figures.percentile")),
+    # the later critiques (issue 11)
+    Stage("eval_sanity", "eval_sanity.py", IMAGES, ("sanity_eval",),
+          (*MODEL_RUN, "methods", "smoothgrad.noise_level", "smoothgrad.batch_size",
+           "evaluation.sanity", "dataset"), dataset=("imagenet_images",)),
+    Stage("eval_faithfulness", "eval_faithfulness.py", ("map_store", "imagenet_images"),
+          ("faithfulness_eval",), (*MODEL_RUN, "evaluation.faithfulness",
+                                   "evaluation.deletion", "dataset"),
+          dataset=("imagenet_images",)),
+    Stage("eval_robustness", "eval_robustness.py", IMAGES, ("robustness_eval",),
+          (*MODEL_RUN, "methods", "smoothgrad.noise_level", "smoothgrad.n_samples",
+           "smoothgrad.batch_size", "evaluation.robustness", "dataset"),
+          dataset=("imagenet_images",)),
+    Stage("eval_roar", "eval_roar.py", ("mnist_data", "mnist_clean"), ("roar_eval",),
+          ("seed", "device", "precision", "methods.gradient", "smoothgrad.noise_level",
+           "smoothgrad.batch_size", "mnist.train.batch_size", "mnist.train.lr",
+           "evaluation.roar")),
 )
 # the claims' curves (the training log is train_mnist's)
 PLOT_FILES = tuple(dict.fromkeys(p.file for p in PLOTS if p.file != "mnist_training_log"))
