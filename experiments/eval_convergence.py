@@ -3,9 +3,9 @@ of `evaluation.convergence.sample_counts` (running means of one run), per image.
 
 from smoothgrad.compute.evaluation import convergence_evaluation, evaluation_images
 from smoothgrad.compute.inputs import image_files, read_predictions
-from smoothgrad.compute.methods import SmoothGradSettings, build_method
+from smoothgrad.compute.methods import SmoothGradSettings
 from smoothgrad.data.image_folder import dataset_images
-from smoothgrad.pipeline.builders import method_factories, model_on_device
+from smoothgrad.pipeline.builders import gradient_for, model_on_device
 from smoothgrad.pipeline.runner import stage_main
 
 
@@ -15,7 +15,7 @@ def run(cfg, paths) -> str:
     counts = sorted(int(n) for n in settings.sample_counts)
     predictions = read_predictions(paths.get("predictions"))
     images = evaluation_images(predictions, settings.images)
-    gradient = build_method(method_factories(cfg.methods)["gradient"], bundle, cfg.precision)
+    gradient = gradient_for(cfg, bundle)
     smoothgrad = SmoothGradSettings(cfg.smoothgrad.noise_level, counts[-1], "mean",
                                     cfg.smoothgrad.batch_size, cfg.seed)
     out = paths.get("convergence_eval")

@@ -3,9 +3,9 @@
 
 from smoothgrad.compute.evaluation import Deletion, evaluation_images, sigma_evaluation
 from smoothgrad.compute.inputs import image_files, read_predictions
-from smoothgrad.compute.methods import SmoothGradSettings, build_method
+from smoothgrad.compute.methods import SmoothGradSettings
 from smoothgrad.data.image_folder import dataset_images
-from smoothgrad.pipeline.builders import method_factories, model_on_device
+from smoothgrad.pipeline.builders import gradient_for, model_on_device
 from smoothgrad.pipeline.runner import stage_main
 
 
@@ -14,7 +14,7 @@ def run(cfg, paths) -> str:
     settings = cfg.evaluation.sigma
     predictions = read_predictions(paths.get("predictions"))
     images = evaluation_images(predictions, settings.images)
-    gradient = build_method(method_factories(cfg.methods)["gradient"], bundle, cfg.precision)
+    gradient = gradient_for(cfg, bundle)
     smoothgrad = SmoothGradSettings(0.0, settings.n_samples, "mean", cfg.smoothgrad.batch_size,
                                     cfg.seed)
     levels = [float(v) for v in settings.noise_levels]

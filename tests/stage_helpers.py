@@ -1,14 +1,19 @@
-"""Shared by the tests that drive stages: a stage script's `run`, and a tiny model."""
+"""Shared by the tests that drive stages: a stage script's `run`, a tiny model, and a clone
+of the repository with the code under review."""
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import subprocess
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from smoothgrad.models import ModelBundle
 from smoothgrad.pipeline.stages import STAGES
+from smoothgrad.store.paths import REPO_ROOT
 
 SIZE = 16
 
@@ -31,3 +36,17 @@ def tiny_bundle(weights_path: str | None = None) -> ModelBundle:
                             nn.Flatten(), nn.Linear(16, 1000))
     return ModelBundle(name="tiny", net=net, input_size=SIZE, mean=(0.5,) * 3, std=(0.5,) * 3,
                        class_names=[str(i) for i in range(1000)])
+
+
+def clone_under_review(repo: Path, user: str) -> None:
+    """`git clone` of this repository into `repo` with the working tree's code (src/,
+    experiments/, conf/, dvc.yaml: committed or not) and data/, and a git identity `user`."""
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(repo)], check=True)
+    for name in ("src", "experiments", "conf"):
+        shutil.rmtree(repo / name)
+        shutil.copytree(REPO_ROOT / name, repo / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO_ROOT / "dvc.yaml", repo / "dvc.yaml")
+    shutil.copytree(REPO_ROOT / "data", repo / "data")
+    for key, value in (("user.email", f"{user}@example.invalid"), ("user.name", user)):
+        subprocess.run(["git", "config", key, value], cwd=repo, check=True)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from stage_helpers import clone_under_review
 
 from smoothgrad.compute.executor import CRASH_ONCE_ENV, open_workers
 from smoothgrad.errors import ConfigError
@@ -184,15 +185,7 @@ def test_dvc_queue_runs_two_noise_levels(tmp_path) -> None:
     """README's recipe: queue two σ on the smoke profile, run them 2 at a time, compare.
     Only the `maps` stage (and what it needs) runs, to keep CI short."""
     repo = tmp_path / "q"
-    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(repo)], check=True)
-    for name in ("src", "experiments", "conf"):  # the code under review, committed or not
-        shutil.rmtree(repo / name)
-        shutil.copytree(REPO_ROOT / name, repo / name,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(REPO_ROOT / "dvc.yaml", repo / "dvc.yaml")
-    shutil.copytree(REPO_ROOT / "data", repo / "data")
-    for key, value in (("user.email", "queue@example.invalid"), ("user.name", "queue")):
-        _run(["git", "config", key, value], repo)
+    clone_under_review(repo, "queue")
     _run([sys.executable, "-m", "smoothgrad.pipeline.config", "profile=smoke"], repo)
     _run(["dvc", "commit", "-f", "-q", "data.dvc"], repo)
     _run(["git", "add", "-A"], repo)

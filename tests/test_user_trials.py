@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 import yaml
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from stage_helpers import clone_under_review
 
 from smoothgrad.errors import ConfigError, UserError
 from smoothgrad.models import inception
@@ -68,15 +68,7 @@ def smoke_repo(tmp_path_factory) -> Path:
     HEAD, so the tests check the code under review, committed or not."""
     repo = tmp_path_factory.mktemp("trials") / "repo"
     env = _env(repo)
-    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(repo)], check=True)
-    for name in ("src", "experiments", "conf"):
-        shutil.rmtree(repo / name)
-        shutil.copytree(REPO_ROOT / name, repo / name,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(REPO_ROOT / "dvc.yaml", repo / "dvc.yaml")
-    shutil.copytree(REPO_ROOT / "data", repo / "data")
-    for key, value in (("user.email", "trials@example.invalid"), ("user.name", "trials")):
-        subprocess.run(["git", "config", key, value], cwd=repo, check=True)
+    clone_under_review(repo, "trials")
     steps = [
         [sys.executable, "-m", "smoothgrad.pipeline.config", "profile=smoke"],
         ["dvc", "commit", "-f", "-q", "data.dvc"],
@@ -144,24 +136,15 @@ def _rejected_by_check_config(run, smoke_repo: Path, override: str) -> str:
 
 
 @pytest.mark.slow
-def test_typo_new_key_fails_in_check_config(trial, smoke_repo) -> None:
-    line = _rejected_by_check_config(trial, smoke_repo, "+smoothgrad.noise_levle=0.2")
-    assert "smoothgrad.noise_levle" in line
-    assert "did you mean smoothgrad.noise_level?" in line
-
-
-@pytest.mark.slow
-def test_precision_fp16_fails_in_check_config(trial, smoke_repo) -> None:
-    line = _rejected_by_check_config(trial, smoke_repo, "precision=fp16")
-    assert "precision='fp16'" in line
-    assert "fp32, bf16" in line
-
-
-@pytest.mark.slow
-def test_seed_not_an_integer_fails_in_check_config(trial, smoke_repo) -> None:
-    line = _rejected_by_check_config(trial, smoke_repo, "seed=abc")
-    assert "seed='abc'" in line
-    assert "not an integer" in line
+@pytest.mark.parametrize(("override", "named", "allowed"), [
+    ("+smoothgrad.noise_levle=0.2", "smoothgrad.noise_levle",  # a typo'd new key
+     "did you mean smoothgrad.noise_level?"),
+    ("precision=fp16", "precision='fp16'", "fp32, bf16"),
+    ("seed=abc", "seed='abc'", "not an integer"),
+])
+def test_bad_value_fails_in_check_config(trial, smoke_repo, override, named, allowed) -> None:
+    line = _rejected_by_check_config(trial, smoke_repo, override)
+    assert named in line and allowed in line
 
 
 @pytest.mark.slow

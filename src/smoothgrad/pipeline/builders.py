@@ -10,7 +10,7 @@ import torch
 from hydra.utils import instantiate
 
 from ..attribution import Attribution, SmoothGrad
-from ..compute.methods import MethodFactory, SmoothGradSettings, method_grid
+from ..compute.methods import MethodFactory, SmoothGradSettings, build_method, method_grid
 from ..device import configure_cpu_numerics, resolve_device
 from ..errors import ConfigError
 from ..models import ModelBundle
@@ -27,6 +27,12 @@ def model_on_device(cfg: Any) -> tuple[ModelBundle, torch.device]:
 def method_factories(node: Any) -> dict[str, MethodFactory]:
     """`methods` (or one `methods.<name>` node given as {name: node}) as partials, in order."""
     return {name: instantiate(spec) for name, spec in node.items()}
+
+
+def gradient_for(cfg: Any, bundle: ModelBundle) -> Attribution:
+    """The configured gradient (`methods.gradient`) for `bundle`'s net at `precision`: what the
+    sweeps and the single-method evaluations explain with."""
+    return build_method(method_factories(cfg.methods)["gradient"], bundle, cfg.precision)
 
 
 def smoothgrad_settings(cfg: Any, aggregate: str | None = None) -> SmoothGradSettings:
