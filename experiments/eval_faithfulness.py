@@ -18,7 +18,7 @@ def run(cfg, paths) -> str:
     images = evaluation_images(index["images"], cfg.evaluation.faithfulness.images)
     kinds = [f"{m}/{v}" for m in index["methods"] for v in index["variants"]]
     out = paths.get("faithfulness_eval")
-    faithfulness_evaluation(bundle, store, index, kinds, images,
+    faithfulness_evaluation(bundle, store, kinds, images,
                             image_files(images, dataset_images(cfg.dataset, paths)),
                             Deletion(**cfg.evaluation.deletion), seed=cfg.seed, out=out,
                             device=device)

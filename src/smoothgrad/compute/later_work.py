@@ -94,7 +94,7 @@ def sanity_evaluation(grid: MethodGrid, bundle: ModelBundle, images: Sequence[Pr
              **{k: np.array(v, dtype=np.float64).T for k, v in scores.items()})
 
 
-def faithfulness_evaluation(bundle: ModelBundle, store: Path, index: Mapping, kinds: Sequence[str],
+def faithfulness_evaluation(bundle: ModelBundle, store: Path, kinds: Sequence[str],
                             images: Sequence[Prediction], files: Mapping[int, Path],
                             deletion: Deletion, *, seed: int, out: Path,
                             device: torch.device) -> None:

@@ -16,6 +16,7 @@ from ..store.arrays import write_text
 from ..store.paths import Paths
 from .claims import read_claims
 from .figures.catalog import FigureSpec, Options
+from .statistics import VERDICT_RULE
 
 
 def read_metrics(path: Path) -> dict[str, Any]:
@@ -74,7 +75,10 @@ def claims_table(claims: Mapping[str, Mapping[str, Any]], *, later: bool = False
 
 
 def rules_list(claims: Mapping[str, Mapping[str, Any]]) -> str:
-    return "\n".join(f"- **{key}**: {claim['rule']}" for key, claim in claims.items())
+    """Each claim's part rules, then once the rule that combines parts into a verdict."""
+    lines = [f"- **{key}**: {claim['rule'].removesuffix(f'. {VERDICT_RULE}')}"
+             for key, claim in claims.items()]
+    return "\n".join([*lines, f"- Verdicts: {VERDICT_RULE}."])
 
 
 def build_report(paths: Paths, figures: Sequence[tuple[FigureSpec, Options]], *,
