@@ -27,10 +27,15 @@ from ..store.map_store import read_image_maps, read_index
 AUTHORS_MAPS = {"gradient/plain": "VanillaGrad", "gradient/smoothgrad": "NoisyGrad"}
 
 
+def authors_map_path(folder: Path, image_id: int, suffix: str) -> Path:
+    """Where the authors' map of one kind (`AUTHORS_MAPS` suffix) of an image is."""
+    return folder / f"{image_id}_{suffix}.png"
+
+
 def authors_map(folder: Path, image_id: int, suffix: str) -> np.ndarray:
     """One of the authors' published maps as (H, W) floats in [0, 1] (already shown: |map|
     capped and scaled, as grayscale PNG)."""
-    path = folder / f"{image_id}_{suffix}.png"
+    path = authors_map_path(folder, image_id, suffix)
     if not path.is_file():
         raise DataError(f"the authors' map {path} is missing; run `make data`")
     return np.asarray(Image.open(path).convert("L"), dtype=np.float64) / 255.0

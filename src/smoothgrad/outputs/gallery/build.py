@@ -27,10 +27,9 @@ from ...errors import ConfigError, DataError
 from ...store.arrays import atomic_path, write_text
 from ...store.map_store import SMOOTHGRAD_VARIANTS, TARGETS, map_key, read_image_maps, read_index
 from ...viz import abs_grayscale, rgb, times_input
+from ..scores import AUTHORS_MAPS, authors_map_path
 
 MAPS_DIR = "maps"
-# The authors' published maps (`<id>_<name>.png`), keyed by our variant name.
-REFERENCE_NAMES = {"plain": "VanillaGrad", "smoothgrad": "NoisyGrad"}
 _DATA_MARK = "/*GALLERY_DATA*/null"
 _RERUN = "re-run `dvc repro gallery` (the evaluation stage writes them)"
 
@@ -79,8 +78,9 @@ def _write_image(store: Path, index: dict[str, Any], out_dir: Path, entry: dict[
                                             (True, times_input(attribution, pixels))):
                     path = out_dir / map_file(image_id, target, method, variant, times_image)
                     _save_webp(_gray(abs_grayscale(values)), path, size, quality)
-    references = {variant: Path(reference_dir or ".") / f"{image_id}_{name}.png"
-                  for variant, name in REFERENCE_NAMES.items()}
+    # the authors' published maps, keyed by our variant name
+    references = {kind.split("/")[1]: authors_map_path(Path(reference_dir or "."), image_id, name)
+                  for kind, name in AUTHORS_MAPS.items()}
     has_reference = reference_dir is not None and all(p.is_file() for p in references.values())
     if has_reference:
         for variant, path in references.items():
