@@ -29,7 +29,7 @@ from ..measures import deletion_order, noise_scores, positive_share, random_map,
 from ..models import ModelBundle
 from ..models.mnist_cnn import build_mnist_cnn
 from ..store.arrays import save_npz
-from .inputs import Prediction
+from .inputs import Prediction, image_batch
 from .methods import MethodFactory, SmoothGradSettings, build_method
 from .mnist import MODELS, to_pixels
 
@@ -77,7 +77,8 @@ def evaluation_images(predictions: Sequence[Prediction], count: int) -> list[Pre
 
 
 def _input(bundle: ModelBundle, path: Path, device: torch.device) -> torch.Tensor:
-    return bundle.normalize(bundle.pixels(load_image(path))).unsqueeze(0).to(device)
+    """One image's (1, C, H, W) model input on `device`."""
+    return image_batch(bundle, path, 1, device)[1]
 
 
 def sigma_evaluation(gradient: Attribution, smoothgrad: SmoothGradSettings, bundle: ModelBundle,

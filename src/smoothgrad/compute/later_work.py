@@ -20,7 +20,6 @@ import torch
 from tqdm import tqdm
 
 from ..attribution import Attribution, SmoothGrad
-from ..data.imagenet import load_image
 from ..data.mnist import load_mnist
 from ..models import ModelBundle
 from ..models.mnist_cnn import build_mnist_cnn
@@ -28,7 +27,7 @@ from ..store.arrays import save_npz
 from ..store.map_store import SMOOTHGRAD_VARIANTS, read_image_maps
 from .evaluation import Deletion
 from .faithfulness import faithfulness_scores, smoothgrad_maps
-from .inputs import Prediction
+from .inputs import Prediction, stacked_pixels
 from .methods import MethodFactory, SmoothGradSettings, build_method
 from .mnist import TrainSettings, to_pixels
 from .roar import (
@@ -48,8 +47,7 @@ MethodGrid = Callable[[ModelBundle], Mapping[str, Attribution | SmoothGrad]]
 def _batch(bundle: ModelBundle, images: Sequence[Prediction], files: Mapping[int, Path],
            device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """The images' model inputs (K, C, H, W) and label targets (K,)."""
-    x = torch.stack([bundle.normalize(bundle.pixels(load_image(files[e["id"]])))
-                     for e in images]).to(device)
+    x = bundle.normalize(stacked_pixels(bundle, [files[e["id"]] for e in images])).to(device)
     return x, torch.tensor([e["label_index"] for e in images], device=device)
 
 
