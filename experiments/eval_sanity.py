@@ -1,27 +1,39 @@
 """Stage `eval_sanity` (L1, Adebayo et al. 2018): every map kind of `evaluation.sanity.methods`
-on the model with its blocks re-drawn one by one from the logits down, against the original."""
+on the model with its blocks re-drawn one by one from the logits down, against the original;
+one job per image on the workers of `executor`."""
 
-from smoothgrad.compute.evaluation import evaluation_images
+from omegaconf import OmegaConf
+
+from smoothgrad.compute.evaluation import evaluation_images, image_jobs
 from smoothgrad.compute.inputs import image_files, read_predictions
-from smoothgrad.compute.later_work import sanity_evaluation
+from smoothgrad.compute.jobs import run_jobs, stack
+from smoothgrad.compute.later_work import SanityEvaluation
 from smoothgrad.compute.methods import SmoothGradSettings
 from smoothgrad.data.image_folder import dataset_images
 from smoothgrad.pipeline.builders import kind_grid, model_on_device
 from smoothgrad.pipeline.runner import stage_main
+from smoothgrad.store.arrays import save_npz
 
 
-def run(cfg, paths) -> str:
+def build_worker(cfg: dict) -> SanityEvaluation:
+    cfg = OmegaConf.create(cfg)
     settings = cfg.evaluation.sanity
     bundle, device = model_on_device(cfg)
     smoothgrad = SmoothGradSettings(cfg.smoothgrad.noise_level, settings.n_samples, "mean",
                                     cfg.smoothgrad.batch_size, cfg.seed)
+    grid = kind_grid(cfg, settings.methods, smoothgrad, "evaluation.sanity.methods")
+    return SanityEvaluation(bundle, device, grid, seed=cfg.seed)
+
+
+def run(cfg, paths) -> str:
     predictions = read_predictions(paths.get("predictions"))
-    images = evaluation_images(predictions, settings.images)
+    images = evaluation_images(predictions, cfg.evaluation.sanity.images)
+    jobs = image_jobs(images, image_files(predictions, dataset_images(cfg.dataset, paths)))
+    about, rows = run_jobs(cfg, build_worker, jobs, desc="L1 cascade")
     out = paths.get("sanity_eval")
-    sanity_evaluation(kind_grid(cfg, settings.methods, smoothgrad, "evaluation.sanity.methods"),
-                      bundle, images, image_files(predictions, dataset_images(cfg.dataset, paths)),
-                      seed=cfg.seed, out=out, device=device)
-    return f"{len(images)} images, cascade over every block of {bundle.name} -> {out}"
+    save_npz(out, blocks=about["blocks"], ids=[e["id"] for e in images], **stack(rows))
+    return (f"{len(images)} images, cascade over the {len(about['blocks'])} blocks of "
+            f"{about['model']} -> {out}")
 
 
 if __name__ == "__main__":

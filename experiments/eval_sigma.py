@@ -1,29 +1,47 @@
 """Stage `eval_sigma` (C2): SmoothGrad of the gradient at each noise level of
-`evaluation.sigma.noise_levels`, its noise measures and deletion AUC, per image."""
+`evaluation.sigma.noise_levels`, its noise measures and deletion AUC; one job per image on the
+workers of `executor`."""
 
-from smoothgrad.compute.evaluation import Deletion, evaluation_images, sigma_evaluation
+from omegaconf import OmegaConf
+
+from smoothgrad.compute.evaluation import (
+    Deletion,
+    SigmaEvaluation,
+    evaluation_images,
+    image_jobs,
+)
 from smoothgrad.compute.inputs import image_files, read_predictions
+from smoothgrad.compute.jobs import run_jobs, stack
 from smoothgrad.compute.methods import SmoothGradSettings
 from smoothgrad.data.image_folder import dataset_images
 from smoothgrad.pipeline.builders import gradient_for, model_on_device
 from smoothgrad.pipeline.runner import stage_main
+from smoothgrad.store.arrays import save_npz
+
+
+def levels(cfg) -> list[float]:
+    return [float(v) for v in cfg.evaluation.sigma.noise_levels]
+
+
+def build_worker(cfg: dict) -> SigmaEvaluation:
+    cfg = OmegaConf.create(cfg)
+    bundle, device = model_on_device(cfg)
+    smoothgrad = SmoothGradSettings(0.0, cfg.evaluation.sigma.n_samples, "mean",
+                                    cfg.smoothgrad.batch_size, cfg.seed)
+    return SigmaEvaluation(bundle, device, gradient_for(cfg, bundle), smoothgrad, levels(cfg),
+                           Deletion(**cfg.evaluation.deletion),
+                           percentile=cfg.figures.percentile, cutoff=cfg.evaluation.cutoff)
 
 
 def run(cfg, paths) -> str:
-    bundle, device = model_on_device(cfg)
-    settings = cfg.evaluation.sigma
     predictions = read_predictions(paths.get("predictions"))
-    images = evaluation_images(predictions, settings.images)
-    gradient = gradient_for(cfg, bundle)
-    smoothgrad = SmoothGradSettings(0.0, settings.n_samples, "mean", cfg.smoothgrad.batch_size,
-                                    cfg.seed)
-    levels = [float(v) for v in settings.noise_levels]
+    images = evaluation_images(predictions, cfg.evaluation.sigma.images)
+    jobs = image_jobs(images, image_files(predictions, dataset_images(cfg.dataset, paths)))
+    _, rows = run_jobs(cfg, build_worker, jobs, desc="C2 noise levels")
     out = paths.get("sigma_eval")
-    sigma_evaluation(gradient, smoothgrad, bundle, images,
-                     image_files(predictions, dataset_images(cfg.dataset, paths)), levels,
-                     Deletion(**cfg.evaluation.deletion), percentile=cfg.figures.percentile,
-                     cutoff=cfg.evaluation.cutoff, out=out, device=device)
-    return f"{len(images)} images x noise levels {levels} (n={settings.n_samples}) -> {out}"
+    save_npz(out, ids=[e["id"] for e in images], noise_levels=levels(cfg), **stack(rows))
+    return (f"{len(images)} images x noise levels {levels(cfg)} "
+            f"(n={cfg.evaluation.sigma.n_samples}) -> {out}")
 
 
 if __name__ == "__main__":

@@ -162,6 +162,36 @@ def test_a_ray_run_resumes_a_local_one(smoke, ray_cluster) -> None:
     assert _tree(store) == local
 
 
+# every other stage whose per-image jobs run on the executor's workers (`compute.jobs`)
+JOB_STAGES = [name for name, stage in STAGES.items()
+              if "executor.torch_threads" in stage.params and name != "maps"]
+
+
+def test_every_per_image_stage_runs_on_the_executor() -> None:
+    """The stages that build a model per image (sweeps, two objects, the evaluations on the
+    200 images) are the stages that hand their jobs to the executor."""
+    assert set(JOB_STAGES) == {"sweep_noise", "sweep_samples", "line_scan", "two_objects",
+                               "eval_sigma", "eval_convergence", "eval_grids", "eval_sanity",
+                               "eval_faithfulness", "eval_robustness"}
+    for name in JOB_STAGES:
+        assert "run_jobs(" in STAGES[name].script_path.read_text(), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", JOB_STAGES)
+def test_ray_stage_outputs_are_byte_identical_to_local(smoke, ray_cluster, name) -> None:
+    params, _, _ = smoke
+    root = params.parent
+    paths = Paths(REPO_ROOT / "data", root / "artifacts", root / "reports")
+    outs = [paths.get(out) for out in STAGES[name].outs]
+    run_stage(name, _stage_run(name), params_file=params)
+    local = {out: hashlib.sha256(out.read_bytes()).hexdigest() for out in outs}
+    for out in outs:
+        out.unlink()
+    run_stage(name, _stage_run(name), RAY, params_file=params)
+    assert {out: hashlib.sha256(out.read_bytes()).hexdigest() for out in outs} == local
+
+
 # ---------------------------------------------------------------- DVC's queue
 
 

@@ -20,18 +20,19 @@ from smoothgrad.compute.maps import compute_map_store, resume_dir
 from smoothgrad.compute.methods import SmoothGradSettings, build_method, method_grid
 from smoothgrad.compute.sweeps import (
     FigureImages,
+    LineScan,
+    NoiseSweep,
+    SamplesSweep,
+    TwoObjectMaps,
     choose_pixel,
-    line_scan,
-    noise_sweep,
-    samples_sweep,
-    two_object_maps,
 )
+from smoothgrad.data.imagenet import load_image
 from smoothgrad.errors import ConfigError
 from smoothgrad.models import ModelBundle
 from smoothgrad.pipeline.builders import method_factories
 from smoothgrad.pipeline.config import compose_config
 from smoothgrad.pipeline.runner import run_stage
-from smoothgrad.store.arrays import load_npz, write_json
+from smoothgrad.store.arrays import write_json
 from smoothgrad.store.map_store import SMOOTHGRAD_VARIANTS, map_key, read_image_maps, read_index
 from smoothgrad.store.paths import REPO_ROOT
 from smoothgrad.store.selection import SelectionRule
@@ -141,36 +142,37 @@ def test_an_interrupted_map_store_resumes_and_writes_the_same_bytes(
 
 
 @pytest.fixture()
-def picked(bundle, images: Path, tmp_path: Path) -> FigureImages:
+def picked(images: Path, tmp_path: Path) -> FigureImages:
     """Image 1, picked from predictions.json as a figure's rule picks it."""
     predictions = tmp_path / "predictions.json"
     write_json(predictions, [entry(1), entry(2)])
-    return FigureImages.pick(bundle, predictions, images, SelectionRule((), 1, 1), "label")
+    return FigureImages.pick(predictions, images, SelectionRule((), 1, 1), "label")
 
 
-def test_sweeps_match_the_methods_they_extend(factories, bundle, picked: FigureImages,
-                                              tmp_path: Path) -> None:
+def test_sweeps_match_the_methods_they_extend(factories, bundle, picked: FigureImages) -> None:
     gradient = build_method(factories["gradient"], bundle, "fp32")
-    x, target = bundle.normalize(picked.pixels), torch.tensor(picked.targets)
+    (job,) = picked.jobs
+    x, target = bundle.normalize(bundle.pixels(load_image(job[0]))[None]), torch.tensor([1])
     assert picked.targets == [1] and [e["id"] for e in picked.entries] == [1]
 
     def stored(result: torch.Tensor) -> np.ndarray:  # as the sweeps store maps
         return result.numpy().astype(np.float16)
 
-    noise_sweep(gradient, SETTINGS, bundle, picked, [0.0, 0.2], tmp_path / "noise.npz", CPU)
-    noise = load_npz(tmp_path / "noise.npz")
+    about = {"model": bundle.name}
+    noise = picked.arrays(about, [NoiseSweep(bundle, CPU, gradient, SETTINGS, [0.0, 0.2])(job)],
+                          [0.0, 0.2])
     assert noise["maps"].shape == (1, 2, 3, SIZE, SIZE)
-    assert noise["values"].tolist() == [0.0, 0.2] and int(noise["n_samples"]) == 2
+    assert noise["pixels"].shape == (1, 3, SIZE, SIZE)
+    assert noise["values"].tolist() == [0.0, 0.2]
     assert noise["ids"].tolist() == [1] and noise["class_names"].tolist() == ["goldfish"]
     # level 0 = the vanilla gradient; level 0.2 = SmoothGrad of it at that level
     np.testing.assert_array_equal(noise["maps"][0, 0], stored(gradient.attribute(x, target))[0])
     smooth = SETTINGS.around(gradient, noise_level=0.2).attribute(x, target)
     np.testing.assert_array_equal(noise["maps"][0, 1], stored(smooth)[0])
 
-    samples_sweep(gradient, SETTINGS, bundle, picked, [3, 1], 0.2, tmp_path / "samples.npz", CPU)
-    samples = load_npz(tmp_path / "samples.npz")
+    samples = picked.arrays(about, [SamplesSweep(bundle, CPU, gradient, SETTINGS, [3, 1],
+                                                 0.2)(job)], [1, 3])
     assert samples["maps"].shape == (1, 2, 3, SIZE, SIZE)
-    assert samples["values"].tolist() == [1, 3] and float(samples["noise_level"]) == 0.2
     assert not np.allclose(samples["maps"][0, 0], samples["maps"][0, 1])
     full = SETTINGS.around(gradient, noise_level=0.2, n_samples=3).attribute(x, target)
     scale = float(full.abs().max())  # n = 3 read off the running means = a run of n = 3
@@ -178,27 +180,24 @@ def test_sweeps_match_the_methods_they_extend(factories, bundle, picked: FigureI
                                atol=2e-3 * scale)
 
 
-def test_line_scan_and_two_objects(factories, bundle, picked: FigureImages, images: Path,
-                                   tmp_path: Path) -> None:
+def test_line_scan_and_two_objects(factories, bundle, picked: FigureImages,
+                                   images: Path) -> None:
     gradient = build_method(factories["gradient"], bundle, "fp32")
-    pixel = line_scan(gradient, bundle, picked, pixel_rule="max_gradient", n_t=5,
-                      epsilon_std=0.01, seed=0, batch_size=2, out=tmp_path / "scan.npz",
-                      device=CPU)
-    scan = load_npz(tmp_path / "scan.npz")
+    scan = LineScan(bundle, CPU, gradient, pixel_rule="max_gradient", n_t=5, epsilon_std=0.01,
+                    seed=0, batch_size=2)(picked.jobs[0])
     assert scan["ratio"].shape == (5, 3) and np.abs(scan["ratio"]).max() <= 1.0
     assert scan["t"][0] == 0.0 and scan["t"][-1] == 1.0
-    at_x = gradient.attribute(bundle.normalize(picked.pixels), torch.tensor(picked.targets))[0]
-    assert tuple(scan["pixel"]) == pixel == choose_pixel("max_gradient", at_x)
-    assert int(scan["id"]) == 1 and str(scan["class_name"]) == "goldfish"
+    x = bundle.normalize(torch.from_numpy(scan["x"])[None])
+    at_x = gradient.attribute(x, torch.tensor(picked.targets))[0]
+    assert tuple(scan["pixel"]) == choose_pixel("max_gradient", at_x)
 
     methods = {name: build_method(f, bundle, "fp32") for name, f in factories.items()}
-    two_object_maps(methods, bundle, [(images / "1.png", ["goldfish", "tench"])], SETTINGS,
-                    tmp_path / "two.npz", CPU)
-    two = load_npz(tmp_path / "two.npz")
-    assert two["methods"].tolist() == [*factories, "smoothgrad"]
-    assert two["0/maps"].shape == (len(factories) + 1, 2, 3, SIZE, SIZE)
-    assert two["0/classes"].tolist() == ["1", "0"]  # the model's names of goldfish and tench
-    assert not np.allclose(two["0/maps"][:, 0], two["0/maps"][:, 1])
+    worker = TwoObjectMaps(bundle, CPU, methods, SETTINGS)
+    two = worker((images / "1.png", ["goldfish", "tench"]))
+    assert worker.describe()["methods"] == [*factories, "smoothgrad"]
+    assert two["maps"].shape == (len(factories) + 1, 2, 3, SIZE, SIZE)
+    assert two["classes"].tolist() == ["1", "0"]  # the model's names of goldfish and tench
+    assert not np.allclose(two["maps"][:, 0], two["maps"][:, 1])
 
 
 def test_choose_pixel() -> None:

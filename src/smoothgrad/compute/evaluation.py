@@ -1,10 +1,12 @@
 """Model runs behind the paper's claims (issue 10), each writing per-image numbers that
 `outputs.claims` turns into estimates with confidence intervals and verdicts:
 
-- C2 `sigma_evaluation`: SmoothGrad at each noise level, its noise and its deletion AUC;
-- C3 `convergence_evaluation`: SmoothGrad's distance to its largest-n map at each n;
-- C4 `grid_evaluation`: the grid pointing game on 2x2 mosaics of four classes;
+- C2 `SigmaEvaluation`: SmoothGrad at each noise level, its noise and its deletion AUC;
+- C3 `ConvergenceEvaluation`: SmoothGrad's distance to its largest-n map at each n;
+- C4 `GridEvaluation`: the grid pointing game on 2x2 mosaics of four classes;
 - C6 `mnist_evaluation`: noise of the clean and noise-trained nets' maps on MNIST test digits.
+
+The ImageNet ones are workers (`compute.jobs`) called once per image or mosaic.
 
 Maps are read as the figures show them (`outputs.measures.shown`); pixel orders for deletion
 come from the raw |map| summed over channels (the shown map ties every pixel above its cap)."""
@@ -19,7 +21,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torchvision.transforms import functional as TF
-from tqdm import tqdm
 
 from ..attribution import Attribution, SmoothGrad
 from ..data.imagenet import load_image
@@ -30,6 +31,7 @@ from ..models import ModelBundle
 from ..models.mnist_cnn import build_mnist_cnn
 from ..store.arrays import save_npz
 from .inputs import Prediction, image_batch
+from .jobs import ModelWorker
 from .methods import MethodFactory, SmoothGradSettings, build_method
 from .mnist import MODELS, to_pixels
 
@@ -81,49 +83,60 @@ def _input(bundle: ModelBundle, path: Path, device: torch.device) -> torch.Tenso
     return image_batch(bundle, path, 1, device)[1]
 
 
-def sigma_evaluation(gradient: Attribution, smoothgrad: SmoothGradSettings, bundle: ModelBundle,
-                     images: Sequence[Prediction], files: Mapping[int, Path],
-                     levels: Sequence[float], deletion: Deletion, *, percentile: float,
-                     cutoff: float, out: Path, device: torch.device) -> None:
-    """C2: per image and noise level (0 = the plain gradient), the noise measures of the shown
-    SmoothGrad map and its deletion AUC; writes `out` with `ids`, `noise_levels`,
-    `<measure>` and `deletion_auc` (K, S) and `deletion_curve` (K, S, steps + 1)."""
-    arrays: dict[str, list] = {"speckle": [], "tv": [], "deletion_auc": [], "deletion_curve": []}
-    for entry in tqdm(images, desc="C2 noise levels", unit="img"):
-        x, target = _input(bundle, files[entry["id"]], device), entry["label_index"]
-        rows: dict[str, list] = {key: [] for key in arrays}
-        for level in levels:
-            method = gradient if level == 0 else smoothgrad.around(gradient, noise_level=level)
+def image_jobs(images: Sequence[Prediction], files: Mapping[int, Path]) -> list[tuple[Path, int]]:
+    """One job per evaluated image: (its file, its label: the class explained)."""
+    return [(files[e["id"]], int(e["label_index"])) for e in images]
+
+
+class SigmaEvaluation(ModelWorker):
+    """C2, one image per call: at each noise level (0 = the plain gradient) the noise measures
+    of the shown SmoothGrad map and its deletion curve and AUC: `<measure>` and `deletion_auc`
+    (S,), `deletion_curve` (S, steps + 1)."""
+
+    def __init__(self, bundle: ModelBundle, device: torch.device, gradient: Attribution,
+                 smoothgrad: SmoothGradSettings, levels: Sequence[float], deletion: Deletion, *,
+                 percentile: float, cutoff: float) -> None:
+        super().__init__(bundle, device)
+        self.methods = [gradient if level == 0 else
+                        smoothgrad.around(gradient, noise_level=level) for level in levels]
+        self.deletion, self.percentile, self.cutoff = deletion, percentile, cutoff
+
+    def __call__(self, job: tuple[Path, int]) -> dict[str, np.ndarray]:
+        path, target = job
+        x = _input(self.bundle, path, self.device)
+        rows: dict[str, list] = {"deletion_auc": [], "deletion_curve": []}
+        for method in self.methods:
             attribution = method.attribute(x, target)[0].float().cpu().numpy()
-            for name, value in noise_scores(shown(attribution, percentile), cutoff).items():
-                rows[name].append(value)
-            curve = deletion.curve(bundle.net, x, attribution, target)
+            for name, value in noise_scores(shown(attribution, self.percentile),
+                                            self.cutoff).items():
+                rows.setdefault(name, []).append(value)
+            curve = self.deletion.curve(self.bundle.net, x, attribution, target)
             rows["deletion_curve"].append(curve)
             rows["deletion_auc"].append(float(curve.mean()))
-        for key, values in rows.items():
-            arrays[key].append(values)
-    save_npz(out, ids=np.array([e["id"] for e in images]), noise_levels=np.array(levels),
-             **{k: np.array(v, dtype=np.float64) for k, v in arrays.items()})
+        return {key: np.array(values, dtype=np.float64) for key, values in rows.items()}
 
 
-def convergence_evaluation(gradient: Attribution, smoothgrad: SmoothGradSettings,
-                           bundle: ModelBundle, images: Sequence[Prediction],
-                           files: Mapping[int, Path], counts: Sequence[int], *,
-                           percentile: float, out: Path, device: torch.device) -> None:
-    """C3: per image and n in `counts`, the relative L2 distance of the shown SmoothGrad map
-    after n samples to the one after max(counts) (running means of one run); writes `out` with
-    `ids`, `sample_counts` and `distance` (K, N)."""
-    method = smoothgrad.around(gradient, n_samples=max(counts))
-    distances = []
-    for entry in tqdm(images, desc="C3 sample counts", unit="img"):
-        x = _input(bundle, files[entry["id"]], device)
-        running = method.attribute_running(x, entry["label_index"], counts)
-        maps = {n: shown(m[0].float().cpu().numpy(), percentile) for n, m in running.items()}
-        last = maps[max(counts)]
+class ConvergenceEvaluation(ModelWorker):
+    """C3, one image per call: the relative L2 distance of the shown SmoothGrad map after n
+    samples to the one after max(counts), for n in `counts` (running means of one run)."""
+
+    def __init__(self, bundle: ModelBundle, device: torch.device, gradient: Attribution,
+                 smoothgrad: SmoothGradSettings, counts: Sequence[int], *,
+                 percentile: float) -> None:
+        super().__init__(bundle, device)
+        self.counts, self.percentile = sorted(counts), percentile
+        self.method = smoothgrad.around(gradient, n_samples=self.counts[-1])
+
+    def __call__(self, job: tuple[Path, int]) -> dict[str, np.ndarray]:
+        path, target = job
+        x = _input(self.bundle, path, self.device)
+        running = self.method.attribute_running(x, target, self.counts)
+        maps = {n: shown(m[0].float().cpu().numpy(), self.percentile)
+                for n, m in running.items()}
+        last = maps[self.counts[-1]]
         scale = max(float(np.linalg.norm(last)), 1e-12)
-        distances.append([float(np.linalg.norm(maps[n] - last)) / scale for n in counts])
-    save_npz(out, ids=np.array([e["id"] for e in images]), sample_counts=np.array(counts),
-             distance=np.array(distances, dtype=np.float64))
+        return {"distance": np.array([float(np.linalg.norm(maps[n] - last)) / scale
+                                      for n in self.counts], dtype=np.float64)}
 
 
 def grid_mosaics(predictions: Sequence[Prediction], count: int, min_prob: float,
@@ -166,42 +179,55 @@ def cell_mask(size: int, cell: int) -> np.ndarray:
     return mask
 
 
-def grid_evaluation(methods: Mapping[str, Attribution | SmoothGrad], bundle: ModelBundle,
-                    mosaics: Sequence[tuple[int, ...]], predictions: Sequence[Prediction],
-                    files: Mapping[int, Path], *, percentile: float, seed: int, out: Path,
-                    device: torch.device) -> None:
-    """C4: in each mosaic, two of its four cells (seeded) are explained, each by its image's
-    class; per map kind (`methods` and "random"), the share of the positive attribution that
-    falls inside the class's own cell (`share/<kind>`, (M, 2)), and of the positive part of
-    the two classes' difference map, each map shown and scaled first as Fig 6 does
-    (`difference/<kind>`, (M, 2): M1 - M2 inside cell 1, M2 - M1 inside cell 2)."""
+def grid_jobs(mosaics: Sequence[tuple[int, ...]], predictions: Sequence[Prediction],
+              files: Mapping[int, Path], seed: int) -> list[tuple[int, list[Path], list[int],
+                                                                  list[int]]]:
+    """One job per mosaic: (its index, its four files, the two cells explained (drawn with a
+    seeded generator, in mosaic order), their images' predicted classes)."""
     labels = {e["id"]: e["prediction_index"] for e in predictions}
     rng = np.random.default_rng(seed)
-    kinds = [*methods, "random"]
-    share = {k: [] for k in kinds}
-    difference = {k: [] for k in kinds}
-    cells_used = []
-    size = bundle.input_size
-    for m, ids in enumerate(tqdm(mosaics, desc="C4 grids", unit="mosaic")):
-        _, x = mosaic(bundle, [files[i] for i in ids])
+    jobs = []
+    for m, ids in enumerate(mosaics):
         cells = sorted(int(c) for c in rng.choice(4, 2, replace=False))
-        cells_used.append(cells)
-        target = torch.tensor([labels[ids[c]] for c in cells], device=device)
-        batch = x.unsqueeze(0).repeat(2, 1, 1, 1).to(device)
-        for kind in kinds:
+        jobs.append((m, [files[i] for i in ids], cells, [labels[ids[c]] for c in cells]))
+    return jobs
+
+
+class GridEvaluation(ModelWorker):
+    """C4, one mosaic per call (`grid_jobs`): two of its four cells are explained, each by its
+    image's class; per map kind (`methods` and "random"), the share of the positive
+    attribution that falls inside the class's own cell (`share/<kind>`, (2,)), and of the
+    positive part of the two classes' difference map, each map shown and scaled first as Fig 6
+    does (`difference/<kind>`, (2,): M1 - M2 inside cell 1, M2 - M1 inside cell 2)."""
+
+    def __init__(self, bundle: ModelBundle, device: torch.device,
+                 methods: Mapping[str, Attribution | SmoothGrad], *, percentile: float,
+                 seed: int) -> None:
+        super().__init__(bundle, device)
+        self.methods, self.percentile, self.seed = methods, percentile, seed
+
+    def __call__(self, job: tuple[int, list[Path], list[int], list[int]]
+                 ) -> dict[str, np.ndarray]:
+        m, paths, cells, classes = job
+        _, x = mosaic(self.bundle, paths)
+        size = self.bundle.input_size
+        target = torch.tensor(classes, device=self.device)
+        batch = x.unsqueeze(0).repeat(2, 1, 1, 1).to(self.device)
+        masks = [cell_mask(size, c) for c in cells]
+        row = {}
+        for kind in [*self.methods, "random"]:
             if kind == "random":
-                maps = random_map((2, bundle.channels, size, size), seed * 100_003 + m) - 0.5
+                maps = random_map((2, self.bundle.channels, size, size),
+                                  self.seed * 100_003 + m) - 0.5
             else:
-                maps = methods[kind].attribute(batch, target).float().cpu().numpy()
-            masks = [cell_mask(size, c) for c in cells]
-            share[kind].append([positive_share(maps[j].sum(0), masks[j]) for j in range(2)])
-            a, b = (shown(maps[j], percentile) for j in range(2))
-            difference[kind].append([positive_share(a - b, masks[0]),
-                                     positive_share(b - a, masks[1])])
-    save_npz(out, ids=np.array(mosaics), cells=np.array(cells_used), kinds=np.array(kinds),
-             **{f"share/{k}": np.array(v, dtype=np.float64) for k, v in share.items()},
-             **{f"difference/{k}": np.array(v, dtype=np.float64)
-                for k, v in difference.items()})
+                maps = self.methods[kind].attribute(batch, target).float().cpu().numpy()
+            row[f"share/{kind}"] = np.array([positive_share(maps[j].sum(0), masks[j])
+                                             for j in range(2)], dtype=np.float64)
+            a, b = (shown(maps[j], self.percentile) for j in range(2))
+            row[f"difference/{kind}"] = np.array(
+                [positive_share(a - b, masks[0]), positive_share(b - a, masks[1])],
+                dtype=np.float64)
+        return row
 
 
 def mnist_evaluation(gradient: MethodFactory, checkpoints: Mapping[str, Path], data_dir: Path,

@@ -1,12 +1,15 @@
 """Model runs behind the later critiques of SmoothGrad (issue 11), each writing per-image numbers
 that `outputs.claims` turns into estimates, CIs and verdicts against the published finding:
 
-- L1 `sanity_evaluation`: cascading randomisation (`compute.sanity`), each map kind's
+- L1 `SanityEvaluation`: cascading randomisation (`compute.sanity`), each map kind's
   similarity to its original map after each block;
-- L2 `faithfulness_evaluation`: deletion and insertion AUC of the map store's maps
+- L2 `FaithfulnessEvaluation`: deletion and insertion AUC of the map store's maps
   (`compute.faithfulness`) against a random map;
-- L3 `robustness_evaluation`: max-sensitivity and infidelity (`compute.robustness`);
+- L3 `RobustnessEvaluation`: max-sensitivity and infidelity (`compute.robustness`);
 - L4 `roar_evaluation`: ROAR on MNIST (`compute.roar`), per test image and fraction.
+
+L1-L3 are workers (`compute.jobs`) called once per image; ROAR retrains nets on MNIST in this
+process.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +31,8 @@ from ..store.arrays import save_npz
 from ..store.map_store import SMOOTHGRAD_VARIANTS, read_image_maps
 from .evaluation import Deletion
 from .faithfulness import faithfulness_scores, smoothgrad_maps
-from .inputs import Prediction, stacked_pixels
+from .inputs import image_batch
+from .jobs import ModelWorker
 from .methods import MethodFactory, SmoothGradSettings, build_method
 from .mnist import TrainSettings, to_pixels
 from .roar import (
@@ -39,16 +44,9 @@ from .roar import (
     roar,
 )
 from .robustness import infidelity, max_sensitivity
-from .sanity import cascading_randomization, map_similarity
+from .sanity import cascading_randomization, map_similarity, model_blocks
 
 MethodGrid = Callable[[ModelBundle], Mapping[str, Attribution | SmoothGrad]]
-
-
-def _batch(bundle: ModelBundle, images: Sequence[Prediction], files: Mapping[int, Path],
-           device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The images' model inputs (K, C, H, W) and label targets (K,)."""
-    x = bundle.normalize(stacked_pixels(bundle, [files[e["id"]] for e in images])).to(device)
-    return x, torch.tensor([e["label_index"] for e in images], device=device)
 
 
 def map_kinds(methods: Mapping[str, Attribution | SmoothGrad], x: torch.Tensor,
@@ -68,69 +66,82 @@ def map_kinds(methods: Mapping[str, Attribution | SmoothGrad], x: torch.Tensor,
     return maps
 
 
-def sanity_evaluation(grid: MethodGrid, bundle: ModelBundle, images: Sequence[Prediction],
-                      files: Mapping[int, Path], *, seed: int, out: Path,
-                      device: torch.device) -> None:
-    """L1: the maps of every kind on the original model, then on copies with the top 1, 2, ...
-    blocks re-drawn (Adebayo's cascade); per kind and similarity measure (Spearman of |map|,
-    signed Spearman, SSIM) a (K, B) array `<kind>/<measure>`, plus `blocks` (B,)."""
-    x, target = _batch(bundle, images, files, device)
-    original = map_kinds(grid(bundle), x, target)
-    scores: dict[str, list] = {}
-    names = []
-    cascade = cascading_randomization(bundle.net, seed=seed)
-    for block, net in tqdm(cascade, desc="L1 cascade", unit="block"):
-        names.append(block.name)
-        randomized = map_kinds(grid(replace(bundle, net=net)), x, target)
-        for kind, maps in randomized.items():
-            per_image = [map_similarity(a, b) for a, b in zip(original[kind], maps,
-                                                              strict=True)]
-            for measure in per_image[0]:
-                scores.setdefault(f"{kind}/{measure}", []).append(
-                    [s[measure] for s in per_image])
-    save_npz(out, blocks=np.array(names), ids=np.array([e["id"] for e in images]),
-             **{k: np.array(v, dtype=np.float64).T for k, v in scores.items()})
+class SanityEvaluation(ModelWorker):
+    """L1, one image per call (`evaluation.image_jobs`): the maps of every kind on the original
+    model, then on copies with the top 1, 2, ... blocks re-drawn (Adebayo's cascade, the copies
+    made one at a time); per kind and similarity measure (Spearman of |map|, signed Spearman,
+    SSIM) a (B,) array `<kind>/<measure>` over the blocks (`describe()["blocks"]`)."""
+
+    def __init__(self, bundle: ModelBundle, device: torch.device, grid: MethodGrid, *,
+                 seed: int) -> None:
+        super().__init__(bundle, device)
+        self.grid, self.seed = grid, seed
+        self.original = grid(bundle)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "blocks": [b.name for b in model_blocks(self.bundle.net)]}
+
+    def __call__(self, job: tuple[Path, int]) -> dict[str, np.ndarray]:
+        path, label = job
+        x = image_batch(self.bundle, path, 1, self.device)[1]
+        target = torch.tensor([label], device=self.device)
+        original = map_kinds(self.original, x, target)
+        scores: dict[str, list[float]] = {}
+        for _, net in cascading_randomization(self.bundle.net, seed=self.seed):
+            randomized = map_kinds(self.grid(replace(self.bundle, net=net)), x, target)
+            for kind, maps in randomized.items():
+                for measure, value in map_similarity(original[kind][0], maps[0]).items():
+                    scores.setdefault(f"{kind}/{measure}", []).append(value)
+        return {key: np.array(values, dtype=np.float64) for key, values in scores.items()}
 
 
-def faithfulness_evaluation(bundle: ModelBundle, store: Path, kinds: Sequence[str],
-                            images: Sequence[Prediction], files: Mapping[int, Path],
-                            deletion: Deletion, *, seed: int, out: Path,
-                            device: torch.device) -> None:
-    """L2: deletion and insertion curves and AUCs (`faithfulness_scores`) of the map store's
-    label maps of each kind in `kinds` and of a random map, per image."""
-    x, target = _batch(bundle, images, files, device)
-    maps = {kind: [] for kind in kinds}
-    for entry in images:
-        arrays = read_image_maps(store, entry["id"])
-        for kind in kinds:
-            maps[kind].append(arrays[f"label/{kind}"])
-    scores = {}
-    for i, entry in enumerate(tqdm(images, desc="L2 deletion/insertion", unit="img")):
-        one = faithfulness_scores(bundle.net, x[i:i + 1], target[i:i + 1].tolist(),
-                                  {k: np.stack(v[i:i + 1]) for k, v in maps.items()}, deletion,
-                                  seed=seed, ids=[entry["id"]])
-        for key, value in one.items():
-            scores.setdefault(key, []).append(value[0])
-    save_npz(out, ids=np.array([e["id"] for e in images]), kinds=np.array([*kinds, "random"]),
-             **{k: np.stack(v) for k, v in scores.items()})
+class FaithfulnessEvaluation(ModelWorker):
+    """L2, one image per call ((id, file, label)): deletion and insertion curves and AUCs
+    (`faithfulness_scores`) of the map store's label maps of each kind in `kinds` and of a
+    random map."""
+
+    def __init__(self, bundle: ModelBundle, device: torch.device, store: Path,
+                 kinds: Sequence[str], deletion: Deletion, *, seed: int) -> None:
+        super().__init__(bundle, device)
+        self.store, self.kinds, self.deletion, self.seed = store, list(kinds), deletion, seed
+
+    def __call__(self, job: tuple[int, Path, int]) -> dict[str, np.ndarray]:
+        image_id, path, label = job
+        arrays = read_image_maps(self.store, image_id)
+        x = image_batch(self.bundle, path, 1, self.device)[1]
+        scores = faithfulness_scores(self.bundle.net, x, [label],
+                                     {k: arrays[f"label/{k}"][None] for k in self.kinds},
+                                     self.deletion, seed=self.seed, ids=[image_id])
+        return {key: value[0] for key, value in scores.items()}
 
 
-def robustness_evaluation(grid: MethodGrid, bundle: ModelBundle, images: Sequence[Prediction],
-                          files: Mapping[int, Path], *, radius: float, perturbations: int,
-                          noise_std: float, infidelity_samples: int, seed: int, out: Path,
-                          device: torch.device) -> None:
-    """L3: per map kind of `grid` (plain and SmoothGrad of each method), the max-sensitivity
-    and the infidelity of each image's map, `<kind>/sensitivity` and `<kind>/infidelity` (K,)."""
-    x, target = _batch(bundle, images, files, device)
-    arrays = {}
-    for kind, method in tqdm(grid(bundle).items(), desc="L3 robustness", unit="kind"):
-        arrays[f"{kind}/sensitivity"] = max_sensitivity(
-            method, x, target, radius=radius, n_samples=perturbations, seed=seed)
-        maps = method.attribute(x, target)
-        arrays[f"{kind}/infidelity"] = infidelity(
-            bundle.net, x, target, maps, noise_std=noise_std, n_samples=infidelity_samples,
-            seed=seed)
-    save_npz(out, ids=np.array([e["id"] for e in images]), **arrays)
+class RobustnessEvaluation(ModelWorker):
+    """L3, one image per call (`evaluation.image_jobs`): per map kind of `grid` (plain and
+    SmoothGrad of each method), the max-sensitivity and the infidelity of the image's map,
+    `<kind>/sensitivity` and `<kind>/infidelity` (each image's perturbations drawn from a
+    generator seeded by the image itself: `compute.robustness`)."""
+
+    def __init__(self, bundle: ModelBundle, device: torch.device, grid: MethodGrid, *,
+                 radius: float, perturbations: int, noise_std: float, infidelity_samples: int,
+                 seed: int) -> None:
+        super().__init__(bundle, device)
+        self.methods = grid(bundle)
+        self.radius, self.perturbations, self.seed = radius, perturbations, seed
+        self.noise_std, self.infidelity_samples = noise_std, infidelity_samples
+
+    def __call__(self, job: tuple[Path, int]) -> dict[str, np.ndarray]:
+        path, label = job
+        x = image_batch(self.bundle, path, 1, self.device)[1]
+        target = torch.tensor([label], device=self.device)
+        row = {}
+        for kind, method in self.methods.items():
+            row[f"{kind}/sensitivity"] = max_sensitivity(
+                method, x, target, radius=self.radius, n_samples=self.perturbations,
+                seed=self.seed)[0]
+            row[f"{kind}/infidelity"] = infidelity(
+                self.bundle.net, x, target, method.attribute(x, target),
+                noise_std=self.noise_std, n_samples=self.infidelity_samples, seed=self.seed)[0]
+        return row
 
 
 def roar_evaluation(gradient: MethodFactory, checkpoint: Path, data_dir: Path,

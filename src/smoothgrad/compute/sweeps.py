@@ -1,5 +1,6 @@
 """The arrays behind Figs 2, 3, 4 and 6, each computed for the images a figure's rule picks and
-written as one `.npz` (so changing a swept list replaces the file whole: no stale entries)."""
+written as one `.npz` (so changing a swept list replaces the file whole: no stale entries).
+Each is a worker (`compute.jobs`) called once per image, photo or scan."""
 
 from __future__ import annotations
 
@@ -10,80 +11,89 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..attribution import Attribution
-from ..data.imagenet import label_to_index
+from ..data.imagenet import label_to_index, load_image
 from ..errors import ConfigError
 from ..models import ModelBundle
-from ..store.arrays import save_npz
 from ..store.selection import SelectionRule, select_images, target_index, target_name
-from .inputs import image_batch, image_files, read_predictions, stacked_pixels
+from .inputs import image_batch, image_files, read_predictions
+from .jobs import ModelWorker
 from .maps import attribute_targets
 from .methods import SmoothGradSettings
 
 
 @dataclass(frozen=True)
 class FigureImages:
-    """The images one figure's rule picks from the predictions, on the model's grid."""
+    """The images one figure's rule picks from the predictions, and the class each map explains
+    (read by the stage's workers: `compute.jobs`)."""
 
     entries: list[dict[str, Any]]
-    pixels: torch.Tensor  # (K, C, H, W) in [0, 1]
-    targets: list[int]  # the class each map explains
+    files: list[Path]
+    targets: list[int]
     names: list[str]
 
     @classmethod
-    def pick(cls, bundle: ModelBundle, predictions: Path, images_dir: Path,
-             rule: SelectionRule, target: str) -> FigureImages:
+    def pick(cls, predictions: Path, images_dir: Path, rule: SelectionRule,
+             target: str) -> FigureImages:
         entries = select_images(read_predictions(predictions), rule)
         files = image_files(entries, images_dir)
-        return cls(entries, stacked_pixels(bundle, [files[e["id"]] for e in entries]),
+        return cls(entries, [files[e["id"]] for e in entries],
                    [target_index(e, target) for e in entries],
                    [target_name(e, target) for e in entries])
 
-    def arrays(self, bundle: ModelBundle, maps: np.ndarray,
+    @property
+    def jobs(self) -> list[tuple[Path, int]]:
+        """One job per image: (file, the class its map explains)."""
+        return list(zip(self.files, self.targets, strict=True))
+
+    def arrays(self, about: Mapping[str, Any], rows: Sequence[Mapping[str, np.ndarray]],
                values: Sequence[float]) -> dict[str, np.ndarray]:
-        """What a sweep stores besides its own settings: the images, their maps (K, V, C, H, W)
-        as float16, the swept values and the labels of the rows."""
-        return {"pixels": self.pixels.numpy().astype(np.float16),
-                "maps": maps.astype(np.float16), "values": np.array(values),
-                "model": np.array(bundle.name),
+        """What a sweep stores besides its own settings: the images and their maps
+        (K, V, C, H, W) as float16 (the workers' `rows`), the swept values and the labels."""
+        return {"pixels": np.stack([r["pixels"] for r in rows]).astype(np.float16),
+                "maps": np.stack([r["maps"] for r in rows]).astype(np.float16),
+                "values": np.array(values), "model": np.array(about["model"]),
                 "ids": np.array([e["id"] for e in self.entries]),
                 "class_names": np.array(self.names)}
 
 
-def noise_sweep(gradient: Attribution, smoothgrad: SmoothGradSettings, bundle: ModelBundle,
-                images: FigureImages, levels: Sequence[float], out: Path,
-                device: torch.device) -> None:
-    """Fig 3: SmoothGrad(gradient) of each image at each noise level; level 0 is the vanilla
-    gradient itself (noise 0 would only average n identical maps)."""
-    x = bundle.normalize(images.pixels).to(device)
-    rows = []
-    for k in tqdm(range(len(x)), desc="sweep_noise", unit="img"):
-        rows.append(np.concatenate([
-            attribute_targets(gradient if level == 0 else
-                              smoothgrad.around(gradient, noise_level=level),
-                              x[k:k + 1], [images.targets[k]])
-            for level in levels]))
-    save_npz(out, **images.arrays(bundle, np.stack(rows), levels),
-             n_samples=np.array(smoothgrad.n_samples))
+class NoiseSweep(ModelWorker):
+    """Fig 3, one image per call: SmoothGrad(gradient) at each noise level; level 0 is the
+    vanilla gradient itself (noise 0 would only average n identical maps)."""
+
+    def __init__(self, bundle: ModelBundle, device: torch.device, gradient: Attribution,
+                 smoothgrad: SmoothGradSettings, levels: Sequence[float]) -> None:
+        super().__init__(bundle, device)
+        self.methods = [gradient if level == 0 else
+                        smoothgrad.around(gradient, noise_level=level) for level in levels]
+
+    def __call__(self, job: tuple[Path, int]) -> dict[str, np.ndarray]:
+        path, target = job
+        pixels, x = image_batch(self.bundle, path, 1, self.device)
+        return {"pixels": pixels.numpy(), "maps": np.concatenate(
+            [attribute_targets(method, x, [target]) for method in self.methods])}
 
 
-def samples_sweep(gradient: Attribution, smoothgrad: SmoothGradSettings, bundle: ModelBundle,
-                  images: FigureImages, counts: Sequence[int], noise_level: float, out: Path,
-                  device: torch.device) -> None:
-    """Fig 4: SmoothGrad(gradient) of each image at each sample count n, read off one run of
-    max(counts) samples as running means."""
-    counts = sorted(counts)
-    sg = smoothgrad.around(gradient, noise_level=noise_level, n_samples=counts[-1])
-    x = bundle.normalize(images.pixels).to(device)
-    rows = []
-    for k in tqdm(range(len(x)), desc="sweep_samples", unit="img"):
-        target = torch.tensor([images.targets[k]], device=device)
-        running = sg.attribute_running(x[k:k + 1], target, counts)
-        rows.append(np.concatenate([running[n].detach().float().cpu().numpy() for n in counts]))
-    save_npz(out, **images.arrays(bundle, np.stack(rows), counts),
-             noise_level=np.array(noise_level))
+class SamplesSweep(ModelWorker):
+    """Fig 4, one image per call: SmoothGrad(gradient) at each sample count n, read off one run
+    of max(counts) samples as running means."""
+
+    def __init__(self, bundle: ModelBundle, device: torch.device, gradient: Attribution,
+                 smoothgrad: SmoothGradSettings, counts: Sequence[int],
+                 noise_level: float) -> None:
+        super().__init__(bundle, device)
+        self.counts = sorted(counts)
+        self.method = smoothgrad.around(gradient, noise_level=noise_level,
+                                        n_samples=self.counts[-1])
+
+    def __call__(self, job: tuple[Path, int]) -> dict[str, np.ndarray]:
+        path, target = job
+        pixels, x = image_batch(self.bundle, path, 1, self.device)
+        running = self.method.attribute_running(x, torch.tensor([target], device=self.device),
+                                                self.counts)
+        return {"pixels": pixels.numpy(), "maps": np.concatenate(
+            [running[n].detach().float().cpu().numpy() for n in self.counts])}
 
 
 def choose_pixel(rule: str | Sequence[int], grad: torch.Tensor) -> tuple[int, int]:
@@ -102,49 +112,59 @@ def choose_pixel(rule: str | Sequence[int], grad: torch.Tensor) -> tuple[int, in
     return row, col
 
 
-def line_scan(gradient: Attribution, bundle: ModelBundle, images: FigureImages, *,
-              pixel_rule: str | Sequence[int], n_t: int, epsilon_std: float, seed: int,
-              batch_size: int, out: Path, device: torch.device) -> tuple[int, int]:
-    """Fig 2: dS_c/dx of one pixel's channels along x + t*eps (eps ~ N(0, std^2) in [0, 1]
-    pixel space), each divided by max_i |dS_c/dx_i| at that point, for t in [0, 1], for the
-    first picked image. Returns the pixel."""
-    pixels, target = images.pixels[0], images.targets[0]
-    generator = torch.Generator().manual_seed(seed)
-    eps = torch.randn(pixels.shape, generator=generator) * epsilon_std
-    ts = torch.linspace(0.0, 1.0, n_t)
-    values, pixel = [], None
-    for start in tqdm(range(0, n_t, batch_size), desc="line_scan", unit="batch"):
-        t = ts[start:start + batch_size].view(-1, 1, 1, 1)
-        x = bundle.normalize(pixels.unsqueeze(0) + t * eps).to(device)
-        grads = gradient.attribute(x, torch.full((len(x),), target, device=device)).float().cpu()
-        if pixel is None:
-            pixel = choose_pixel(pixel_rule, grads[0])
-        scale = grads.abs().amax(dim=(1, 2, 3)).clamp_min(1e-30)
-        values.append(grads[:, :, pixel[0], pixel[1]] / scale[:, None])
-    save_npz(out, t=ts.numpy(), ratio=torch.cat(values).numpy(), pixel=np.array(pixel),
-             x=pixels.numpy(), x_eps=(pixels + eps).clamp(0, 1).numpy(),
-             epsilon_std=np.array(epsilon_std), id=np.array(images.entries[0]["id"]),
-             model=np.array(bundle.name), class_name=np.array(images.names[0]))
-    return pixel
+class LineScan(ModelWorker):
+    """Fig 2, one image per call (the stage's only job): dS_c/dx of one pixel's channels along
+    x + t*eps (eps ~ N(0, std^2) in [0, 1] pixel space), each divided by max_i |dS_c/dx_i| at
+    that point, for `n_t` values of t in [0, 1]; the pixel is chosen at t = 0."""
+
+    def __init__(self, bundle: ModelBundle, device: torch.device, gradient: Attribution, *,
+                 pixel_rule: str | Sequence[int], n_t: int, epsilon_std: float, seed: int,
+                 batch_size: int) -> None:
+        super().__init__(bundle, device)
+        self.gradient, self.pixel_rule, self.n_t = gradient, pixel_rule, n_t
+        self.epsilon_std, self.seed, self.batch_size = epsilon_std, seed, batch_size
+
+    def __call__(self, job: tuple[Path, int]) -> dict[str, np.ndarray]:
+        path, target = job
+        pixels = self.bundle.pixels(load_image(path))
+        eps = torch.randn(pixels.shape, generator=torch.Generator().manual_seed(self.seed))
+        eps = eps * self.epsilon_std
+        ts = torch.linspace(0.0, 1.0, self.n_t)
+        values, pixel = [], None
+        for start in range(0, self.n_t, self.batch_size):
+            t = ts[start:start + self.batch_size].view(-1, 1, 1, 1)
+            x = self.bundle.normalize(pixels.unsqueeze(0) + t * eps).to(self.device)
+            grads = self.gradient.attribute(
+                x, torch.full((len(x),), target, device=self.device)).float().cpu()
+            if pixel is None:
+                pixel = choose_pixel(self.pixel_rule, grads[0])
+            scale = grads.abs().amax(dim=(1, 2, 3)).clamp_min(1e-30)
+            values.append(grads[:, :, pixel[0], pixel[1]] / scale[:, None])
+        return {"t": ts.numpy(), "ratio": torch.cat(values).numpy(), "pixel": np.array(pixel),
+                "x": pixels.numpy(), "x_eps": (pixels + eps).clamp(0, 1).numpy(),
+                "epsilon_std": np.array(self.epsilon_std)}
 
 
-def two_object_maps(methods: Mapping[str, Attribution], bundle: ModelBundle,
-                    photos: Sequence[tuple[Path, Sequence[str]]], smoothgrad: SmoothGradSettings,
-                    out: Path, device: torch.device) -> None:
-    """Fig 6: each method's map of each photo for each of its two classes, (M, 2, C, H, W) per
-    photo, the methods in the given order and SmoothGrad (around the gradient, if present)."""
-    columns = dict(methods)
-    if "gradient" in methods:
-        columns["smoothgrad"] = smoothgrad.around(methods["gradient"])
-    arrays: dict[str, np.ndarray] = {
-        "methods": np.array(list(columns)), "model": np.array(bundle.name),
-        "n_samples": np.array(smoothgrad.n_samples),
-        "noise_level": np.array(smoothgrad.noise_level)}
-    for i, (path, names) in enumerate(tqdm(photos, desc="two_objects", unit="img")):
+class TwoObjectMaps(ModelWorker):
+    """Fig 6, one photo per call: each method's map for each of the photo's two classes,
+    (M, 2, C, H, W), the methods in the given order and SmoothGrad (around the gradient, if
+    present)."""
+
+    def __init__(self, bundle: ModelBundle, device: torch.device,
+                 methods: Mapping[str, Attribution], smoothgrad: SmoothGradSettings) -> None:
+        super().__init__(bundle, device)
+        self.columns = dict(methods)
+        if "gradient" in methods:
+            self.columns["smoothgrad"] = smoothgrad.around(methods["gradient"])
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "methods": list(self.columns)}
+
+    def __call__(self, job: tuple[Path, Sequence[str]]) -> dict[str, np.ndarray]:
+        path, names = job
         classes = [label_to_index(name) for name in names]
-        pixels, x = image_batch(bundle, path, len(classes), device)
-        arrays[f"{i}/pixels"] = pixels.numpy().astype(np.float16)
-        arrays[f"{i}/maps"] = np.stack([attribute_targets(m, x, classes)
-                                        for m in columns.values()]).astype(np.float16)
-        arrays[f"{i}/classes"] = np.array([bundle.class_names[c] for c in classes])
-    save_npz(out, **arrays)
+        pixels, x = image_batch(self.bundle, path, len(classes), self.device)
+        return {"pixels": pixels.numpy().astype(np.float16),
+                "maps": np.stack([attribute_targets(m, x, classes)
+                                  for m in self.columns.values()]).astype(np.float16),
+                "classes": np.array([self.bundle.class_names[c] for c in classes])}

@@ -1,0 +1,51 @@
+"""A stage's per-image work spread over the workers of its `executor` (`compute.executor`: this
+process, or Ray actors that each build the model once from the stage's config).
+
+One job is always one image (or one mosaic, photo or batch of a line), however many workers
+share the jobs, and each job's noise is seeded from the job itself: so the bytes a stage writes
+do not depend on the executor, the number of workers or which of them ran a job. Results come
+back in job order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from tqdm import tqdm
+
+from ..models import ModelBundle
+from .executor import open_workers
+
+
+class ModelWorker:
+    """The part every stage's worker shares: its model on its device (built inside the worker,
+    so a Ray actor loads the model once), and what the stage records about it."""
+
+    def __init__(self, bundle: ModelBundle, device: torch.device) -> None:
+        self.bundle, self.device = bundle, device
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.bundle.name, "device": self.device.type}
+
+
+def run_jobs(cfg: Any, setup: Callable[..., ModelWorker], jobs: Sequence[Any], *,
+             args: tuple = (), desc: str, unit: str = "img") -> tuple[dict[str, Any], list[Any]]:
+    """(the worker's `describe()`, [worker(job) for job in jobs]) with the workers of
+    `cfg.executor`, each built by `setup(cfg as a plain dict, *args)` (picklable arguments);
+    progress as jobs finish."""
+    results: list[Any] = [None] * len(jobs)
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    with open_workers(cfg.executor, setup, (plain, *args), len(jobs)) as workers:
+        about = workers.call("describe")
+        for key, result in tqdm(workers.map(list(enumerate(jobs))), total=len(jobs), desc=desc,
+                                unit=unit):
+            results[key] = result
+    return about, results
+
+
+def stack(rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Per-job results ({name: array}) as one array per name, jobs along the first axis."""
+    return {name: np.stack([np.asarray(row[name]) for row in rows]) for name in rows[0]}
