@@ -31,15 +31,19 @@ class ModelWorker:
         return {"model": self.bundle.name, "device": self.device.type}
 
 
-def run_jobs(cfg: Any, setup: Callable[..., ModelWorker], jobs: Sequence[Any], *,
+def run_jobs(cfg: Any, setup: Callable[..., ModelWorker],
+             jobs: Sequence[Any] | Callable[[dict[str, Any]], Sequence[Any]], *,
              args: tuple = (), desc: str, unit: str = "img") -> tuple[dict[str, Any], list[Any]]:
     """(the worker's `describe()`, [worker(job) for job in jobs]) with the workers of
     `cfg.executor`, each built by `setup(cfg as a plain dict, *args)` (picklable arguments);
-    progress as jobs finish."""
-    results: list[Any] = [None] * len(jobs)
+    `jobs` may be a function of `describe()` (e.g. one job per block of the model). Progress is
+    shown as jobs finish."""
     plain = OmegaConf.to_container(cfg, resolve=True)
-    with open_workers(cfg.executor, setup, (plain, *args), len(jobs)) as workers:
+    with open_workers(cfg.executor, setup, (plain, *args),
+                      None if callable(jobs) else len(jobs)) as workers:
         about = workers.call("describe")
+        jobs = list(jobs(about) if callable(jobs) else jobs)
+        results: list[Any] = [None] * len(jobs)
         for key, result in tqdm(workers.map(list(enumerate(jobs))), total=len(jobs), desc=desc,
                                 unit=unit):
             results[key] = result

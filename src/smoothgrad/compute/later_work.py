@@ -2,13 +2,13 @@
 that `outputs.claims` turns into estimates, CIs and verdicts against the published finding:
 
 - L1 `SanityEvaluation`: cascading randomisation (`compute.sanity`), each map kind's
-  similarity to its original map after each block;
+  similarity to its original map after each block (one job per block);
 - L2 `FaithfulnessEvaluation`: deletion and insertion AUC of the map store's maps
   (`compute.faithfulness`) against a random map;
 - L3 `RobustnessEvaluation`: max-sensitivity and infidelity (`compute.robustness`);
 - L4 `roar_evaluation`: ROAR on MNIST (`compute.roar`), per test image and fraction.
 
-L1-L3 are workers (`compute.jobs`) called once per image; ROAR retrains nets on MNIST in this
+L1-L3 are workers (`compute.jobs`); ROAR retrains nets on MNIST in this
 process.
 """
 
@@ -44,7 +44,7 @@ from .roar import (
     roar,
 )
 from .robustness import infidelity, max_sensitivity
-from .sanity import cascading_randomization, map_similarity, model_blocks
+from .sanity import map_similarity, model_blocks, randomize_blocks
 
 MethodGrid = Callable[[ModelBundle], Mapping[str, Attribution | SmoothGrad]]
 
@@ -67,30 +67,35 @@ def map_kinds(methods: Mapping[str, Attribution | SmoothGrad], x: torch.Tensor,
 
 
 class SanityEvaluation(ModelWorker):
-    """L1, one image per call (`evaluation.image_jobs`): the maps of every kind on the original
-    model, then on copies with the top 1, 2, ... blocks re-drawn (Adebayo's cascade, the copies
-    made one at a time); per kind and similarity measure (Spearman of |map|, signed Spearman,
-    SSIM) a (B,) array `<kind>/<measure>` over the blocks (`describe()["blocks"]`)."""
+    """L1, one block per call (its index k in `model_blocks`, top first): the maps of every kind
+    of all `images` ((file, label) pairs) on a copy of the model with the top k + 1 blocks
+    re-drawn (Adebayo's cascade; `randomize_blocks` gives the cascade's (k + 1)-th copy), each
+    against the original maps (computed once per worker); per kind and similarity measure
+    (Spearman of |map|, signed Spearman, SSIM) a (K,) array `<kind>/<measure>` over the images.
+    Jobs are blocks, not images, because every randomised copy is prepared once (BatchNorm
+    folding included) for all the images, which are few."""
 
-    def __init__(self, bundle: ModelBundle, device: torch.device, grid: MethodGrid, *,
-                 seed: int) -> None:
+    def __init__(self, bundle: ModelBundle, device: torch.device, grid: MethodGrid,
+                 images: Sequence[tuple[Path, int]], *, seed: int) -> None:
         super().__init__(bundle, device)
         self.grid, self.seed = grid, seed
-        self.original = grid(bundle)
+        self.blocks = model_blocks(bundle.net)
+        self.x = torch.cat([image_batch(bundle, path, 1, device)[1] for path, _ in images])
+        self.target = torch.tensor([label for _, label in images], device=device)
+        self._original: dict[str, np.ndarray] | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "blocks": [b.name for b in model_blocks(self.bundle.net)]}
+        return {**super().describe(), "blocks": [b.name for b in self.blocks]}
 
-    def __call__(self, job: tuple[Path, int]) -> dict[str, np.ndarray]:
-        path, label = job
-        x = image_batch(self.bundle, path, 1, self.device)[1]
-        target = torch.tensor([label], device=self.device)
-        original = map_kinds(self.original, x, target)
+    def __call__(self, k: int) -> dict[str, np.ndarray]:
+        if self._original is None:
+            self._original = map_kinds(self.grid(self.bundle), self.x, self.target)
+        net = randomize_blocks(self.bundle.net, self.blocks[:k + 1], seed=self.seed)
+        randomized = map_kinds(self.grid(replace(self.bundle, net=net)), self.x, self.target)
         scores: dict[str, list[float]] = {}
-        for _, net in cascading_randomization(self.bundle.net, seed=self.seed):
-            randomized = map_kinds(self.grid(replace(self.bundle, net=net)), x, target)
-            for kind, maps in randomized.items():
-                for measure, value in map_similarity(original[kind][0], maps[0]).items():
+        for kind, maps in randomized.items():
+            for original, changed in zip(self._original[kind], maps, strict=True):
+                for measure, value in map_similarity(original, changed).items():
                     scores.setdefault(f"{kind}/{measure}", []).append(value)
         return {key: np.array(values, dtype=np.float64) for key, values in scores.items()}
 
