@@ -1,10 +1,10 @@
 """A stage's per-image work spread over the workers of its `executor` (`compute.executor`: this
 process, or Ray actors that each build the model once from the stage's config).
 
-One job is always one image (or one mosaic, photo or batch of a line), however many workers
-share the jobs, and each job's noise is seeded from the job itself: so the bytes a stage writes
-do not depend on the executor, the number of workers or which of them ran a job. Results come
-back in job order."""
+A stage cuts its work into the same jobs whatever runs them (one image, mosaic, photo, block of
+the model, or the whole line scan), and each job's noise is seeded from the job itself: so the
+bytes a stage writes do not depend on the executor, the number of workers or which of them ran
+a job. Results come back in job order."""
 
 from __future__ import annotations
 
