@@ -22,7 +22,7 @@ def test_paper_profile_is_the_default_and_has_the_papers_settings() -> None:
     assert cfg.imagenet.n_images is None
     assert cfg.smoothgrad.n_samples == 50
     assert cfg.smoothgrad.noise_level == pytest.approx(0.15)
-    assert cfg.methods.integrated_gradients.steps == 50
+    assert cfg.methods.integrated_gradients.steps == 25
     assert cfg.model._target_.endswith("build_efficientnet_lite0")
 
 
