@@ -310,3 +310,32 @@ def test_metrics_and_plots_diff_compare_the_claims(trial, smoke_repo, tmp_path) 
     for plot in PLOTS:
         assert plot.id in page, plot.id
     assert "workspace" in page and "HEAD" in page
+
+
+# ------------------------------------------------- a fresh clone's first run (issue 13, point 7)
+
+
+def test_committed_lock_covers_every_stage() -> None:
+    """The committed `dvc.lock` (of the committed paper-profile run) has an entry for every
+    stage of `dvc.yaml`: without one, DVC warns "No file hash info found" for each output of
+    that stage on a fresh clone's first `dvc exp run`."""
+    lock = REPO_ROOT / "dvc.lock"
+    assert lock.is_file(), "no committed dvc.lock: commit the paper-profile run's lock"
+    stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
+    locked = yaml.safe_load(lock.read_text())["stages"]
+    assert sorted(set(stages) - set(locked)) == []
+
+
+@pytest.mark.slow
+def test_first_dvc_exp_run_of_a_fresh_clone_is_quiet(tmp_path) -> None:
+    """What a new user does first: clone, fetch the data, `dvc exp run` one stage; DVC prints no
+    warning (the committed lock gives every output its hash, so no "No file hash info")."""
+    repo = tmp_path / "fresh"
+    clone_under_review(repo, "newcomer")
+    env = _env(repo)
+    for cmd in (["dvc", "commit", "-f", "-q", "data.dvc"],
+                ["dvc", "exp", "run", "-S", "profile=smoke", "check_config"]):
+        done = _run(cmd, repo, env)
+        output = done.stdout + done.stderr
+        assert done.returncode == 0, output
+        assert "WARNING" not in output, output
