@@ -24,8 +24,9 @@ def stale_stages(status: dict) -> dict[str, list[str]]:
                 reasons.append(str(change))  # e.g. "changed command"
                 continue
             for kind in ("changed deps", "changed params"):
+                # a deleted dep is an upstream output missing from this clone's DVC cache
                 reasons += [f"{kind[8:]} {name}: {what}"
-                            for name, what in change.get(kind, {}).items()]
+                            for name, what in change.get(kind, {}).items() if what != "deleted"]
         if reasons:
             stale[stage.split(":")[-1]] = reasons
     return stale
