@@ -13,9 +13,13 @@ import json
 import subprocess
 from pathlib import Path
 
+import yaml
 
-def stale_stages(status: dict) -> dict[str, list[str]]:
-    """stage -> what changed (deps/params), from `dvc status --json` output."""
+
+def stale_stages(status: dict, uncached: set[str] = frozenset()) -> dict[str, list[str]]:
+    """stage -> what changed (deps/params), from `dvc status --json` output. A dep in
+    `uncached` (another stage's output, absent from a clone's empty DVC cache) reported
+    deleted is not a change."""
     stale: dict[str, list[str]] = {}
     for stage, changes in status.items():
         reasons = []
@@ -24,9 +28,9 @@ def stale_stages(status: dict) -> dict[str, list[str]]:
                 reasons.append(str(change))  # e.g. "changed command"
                 continue
             for kind in ("changed deps", "changed params"):
-                # a deleted dep is an upstream output missing from this clone's DVC cache
                 reasons += [f"{kind[8:]} {name}: {what}"
-                            for name, what in change.get(kind, {}).items() if what != "deleted"]
+                            for name, what in change.get(kind, {}).items()
+                            if not (what == "deleted" and name in uncached)]
         if reasons:
             stale[stage.split(":")[-1]] = reasons
     return stale
@@ -44,7 +48,9 @@ def main() -> int:
     if out.returncode != 0:
         print(f"stale results: `dvc status` failed: {out.stderr.strip()}")
         return 0
-    stale = stale_stages(json.loads(out.stdout or "{}"))
+    lock = yaml.safe_load((args.repo / "dvc.lock").read_text())["stages"]
+    outputs = {out["path"] for stage in lock.values() for out in stage.get("outs", [])}
+    stale = stale_stages(json.loads(out.stdout or "{}"), outputs)
     if not stale:
         print("stale results: none; the committed results match the code and params")
     for stage, reasons in stale.items():
